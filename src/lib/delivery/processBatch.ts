@@ -1,0 +1,216 @@
+import type { DecodedRecord, KafkaBatchResponse, PartitionBatch } from '../events/types.ts';
+import { type PipelineError, PoisonRecordError, toPipelineError } from '../errors.ts';
+import type { OutboundMessage, TransactionalCheckpoint } from '../kafka/types.ts';
+import { deadLetter } from './deadLetter.ts';
+
+/** What a partition writer must offer: the transactional producer cache of the Kafka module. */
+export interface PartitionWriter {
+  readonly usable: boolean;
+  init(): Promise<void>;
+  write(messages: OutboundMessage[], checkpoint?: TransactionalCheckpoint): Promise<unknown>;
+}
+
+export interface DeliveryKafka {
+  transactionalProducer(transactionalId: string): { producer: PartitionWriter; fresh: boolean };
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, number>>;
+}
+
+/** Turns one record into the messages it produces, or throws a {@link PipelineError}. */
+export type RecordProcessor = (record: DecodedRecord) => OutboundMessage[] | Promise<OutboundMessage[]>;
+
+export type RecordOutcome =
+  | { kind: 'ok'; record: DecodedRecord; messages: number }
+  | { kind: 'poison'; record: DecodedRecord; error: PipelineError }
+  | { kind: 'retriable'; record: DecodedRecord; error: PipelineError }
+  | { kind: 'skipped'; record: DecodedRecord; checkpoint: number };
+
+export interface PartitionResult {
+  key: string;
+  topic: string;
+  partition: number;
+  ok: number;
+  deadLettered: number;
+  skipped: number;
+  /** Offset reported in `batchItemFailures`, if the partition stopped. */
+  failedAt?: number;
+  error?: PipelineError;
+  /** Checkpoint after this batch (next offset to process). */
+  checkpoint?: number;
+}
+
+export interface DeliveryOptions {
+  kafka: DeliveryKafka;
+  /** `<service>-<stage>-<fn>`; the transactional id is `<prefix>-<topic>-<partition>`. */
+  transactionalIdPrefix: string;
+  /** Consumer group whose committed offsets are the checkpoints (never the mapping's own group). */
+  checkpointGroup: string;
+  /** Compacted topic that records each checkpoint, readable by people and tools. */
+  checkpointTopic: string;
+  deadLetterTopic: string;
+  /** Republish back-off written into `x-dlq-not-before`. */
+  backoff?: { baseMs: number; maxMs: number };
+  processRecord: RecordProcessor;
+  now?: () => Date;
+  /** Called for every record's outcome (logs, metrics, traces hang off it). */
+  onOutcome?: (outcome: RecordOutcome) => void;
+  /** Test seam for fault injection: runs after a partition's transaction committed. */
+  afterCommit?: (result: PartitionResult) => void | Promise<void>;
+}
+
+export interface BatchResult {
+  response: KafkaBatchResponse;
+  partitions: PartitionResult[];
+}
+
+/**
+ * A container's checkpoint cache: the next offset to process per partition,
+ * trusted only while the producer that committed it is the one in use.
+ */
+const cachedCheckpoints = new WeakMap<PartitionWriter, number>();
+
+export const transactionalIdFor = (prefix: string, topic: string, partition: number) =>
+  `${prefix}-${topic}-${partition}`;
+
+const readCheckpoint = async (
+  options: DeliveryOptions,
+  producer: PartitionWriter,
+  fresh: boolean,
+  topic: string,
+  partition: number,
+): Promise<number | undefined> => {
+  if (!fresh && cachedCheckpoints.has(producer)) return cachedCheckpoints.get(producer);
+  // initTransactions first: it completes a transaction left open by a crashed or
+  // stale container, so what is read next is what really committed.
+  await producer.init();
+  const offsets = await options.kafka.committedOffsets(options.checkpointGroup, topic);
+  const checkpoint = offsets.get(partition);
+  if (checkpoint !== undefined) cachedCheckpoints.set(producer, checkpoint);
+  return checkpoint;
+};
+
+const toError = (error: unknown): PipelineError =>
+  error instanceof Error && 'code' in error && 'retriable' in error
+    ? (error as PipelineError)
+    : toPipelineError(error);
+
+/**
+ * Processes one partition's records in offset order inside one transaction:
+ * results and dead letters and the checkpoint commit together or not at all.
+ * Stops at the first retriable failure and reports it; records below the
+ * committed checkpoint (a redelivery of committed work) are skipped.
+ */
+export const processPartition = async (
+  batch: PartitionBatch,
+  options: DeliveryOptions,
+): Promise<PartitionResult> => {
+  const now = options.now ?? (() => new Date());
+  const result: PartitionResult = {
+    key: batch.key,
+    topic: batch.topic,
+    partition: batch.partition,
+    ok: 0,
+    deadLettered: 0,
+    skipped: 0,
+  };
+  const first = batch.records[0];
+  if (!first) return result;
+  const id = transactionalIdFor(options.transactionalIdPrefix, batch.topic, batch.partition);
+  const { producer, fresh } = options.kafka.transactionalProducer(id);
+
+  let checkpoint: number | undefined;
+  try {
+    checkpoint = await readCheckpoint(options, producer, fresh, batch.topic, batch.partition);
+  } catch (error) {
+    return { ...result, failedAt: first.offset, error: toError(error) };
+  }
+
+  const outbound: OutboundMessage[] = [];
+  let firstUnprocessed: number | undefined;
+  let nextOffset: number | undefined;
+  const pending: RecordOutcome[] = [];
+  for (const record of batch.records) {
+    if (checkpoint !== undefined && record.offset < checkpoint) {
+      result.skipped++;
+      options.onOutcome?.({ kind: 'skipped', record, checkpoint });
+      continue;
+    }
+    firstUnprocessed ??= record.offset;
+    try {
+      if (record.decodeError) throw new PoisonRecordError(record.decodeError.code, record.decodeError.message);
+      const messages = await options.processRecord(record);
+      outbound.push(...messages);
+      pending.push({ kind: 'ok', record, messages: messages.length });
+    } catch (thrown) {
+      const error = toError(thrown);
+      if (error.retriable) {
+        result.failedAt = record.offset;
+        result.error = error;
+        options.onOutcome?.({ kind: 'retriable', record, error });
+        break;
+      }
+      outbound.push(deadLetter(record, error, { topic: options.deadLetterTopic, now: now(), backoff: options.backoff }));
+      pending.push({ kind: 'poison', record, error });
+    }
+    nextOffset = record.offset + 1;
+  }
+
+  if (nextOffset === undefined) {
+    // nothing new: everything was skipped, or the first new record failed
+    result.checkpoint = checkpoint;
+    return result;
+  }
+
+  const marker: TransactionalCheckpoint = {
+    groupId: options.checkpointGroup,
+    topic: batch.topic,
+    partition: batch.partition,
+    nextOffset,
+  };
+  outbound.push({
+    topic: options.checkpointTopic,
+    key: `${options.checkpointGroup}/${batch.topic}/${batch.partition}`,
+    value: JSON.stringify({ ...marker, transactionalId: id, committedAt: now().toISOString() }),
+  });
+
+  try {
+    await producer.write(outbound, marker);
+  } catch (error) {
+    // nothing of this transaction is visible: report from the first record it held
+    cachedCheckpoints.delete(producer);
+    return {
+      ...result,
+      failedAt: firstUnprocessed ?? first.offset,
+      error: toError(error),
+      checkpoint,
+    };
+  }
+  cachedCheckpoints.set(producer, nextOffset);
+  for (const outcome of pending) {
+    if (outcome.kind === 'ok') result.ok++;
+    else result.deadLettered++;
+    options.onOutcome?.(outcome);
+  }
+  result.checkpoint = nextOffset;
+  await options.afterCommit?.(result);
+  return result;
+};
+
+/**
+ * Processes every partition of a batch (partitions in parallel, each with its
+ * own transaction) and builds the partial batch response: one identifier per
+ * stopped partition, at its first unprocessed offset.
+ */
+export const processBatch = async (
+  partitions: PartitionBatch[],
+  options: DeliveryOptions,
+): Promise<BatchResult> => {
+  const results = await Promise.all(partitions.map((p) => processPartition(p, options)));
+  return {
+    partitions: results,
+    response: {
+      batchItemFailures: results
+        .filter((r) => r.failedAt !== undefined)
+        .map((r) => ({ itemIdentifier: { partition: r.key, offset: r.failedAt! } })),
+    },
+  };
+};

@@ -1,0 +1,314 @@
+/**
+ * The only importer of kafkajs in the product. Everything else speaks the
+ * client-neutral types of `./types.ts`, so the client can be swapped (for
+ * example for `@platformatic/kafka` once Lambda's Node has what it needs).
+ */
+import kafkajs from 'kafkajs';
+import { toPipelineError } from '../errors.ts';
+import type { OutboundMessage, TransactionalCheckpoint, WrittenRecord } from './types.ts';
+
+type KafkaJs = InstanceType<typeof kafkajs.Kafka>;
+type KafkaJsProducer = ReturnType<KafkaJs['producer']>;
+type KafkaJsMessage = Parameters<KafkaJsProducer['send']>[0]['messages'][number];
+type KafkaJsConfig = ConstructorParameters<typeof kafkajs.Kafka>[0];
+
+/** What the client needs to reach the cluster (built by `connection.ts`). */
+export interface KafkaClientConfig {
+  clientId: string;
+  brokers: string[] | (() => Promise<string[]>);
+  ssl?: boolean | Record<string, unknown>;
+  sasl?: KafkaJsConfig['sasl'];
+  connectionTimeout?: number;
+  requestTimeout?: number;
+  retry?: KafkaJsConfig['retry'];
+}
+
+export interface TransactionalProducerOptions {
+  /** Broker-side transaction timeout; a crashed writer's transaction is aborted after it. */
+  transactionTimeoutMs?: number;
+}
+
+/** A message with the partition and offset it was written at. */
+export interface PlacedMessage extends WrittenRecord {
+  offset: string;
+}
+
+const partitionOf = new WeakMap<object, number>();
+
+// The default partitioner (murmur2, as the Java client), remembering where each
+// message went so a caller learns the partition and offset of every message.
+const recordingPartitioner = () => {
+  const partition = kafkajs.Partitioners.DefaultPartitioner();
+  return (args: Parameters<typeof partition>[0]) => {
+    const p = partition(args);
+    partitionOf.set(args.message, p);
+    return p;
+  };
+};
+
+const toKafkaJsMessages = (messages: OutboundMessage[]) => {
+  const byTopic = new Map<string, KafkaJsMessage[]>();
+  const ordered: Array<{ topic: string; message: KafkaJsMessage }> = [];
+  for (const m of messages) {
+    const message: KafkaJsMessage = {
+      key: m.key,
+      value: m.value,
+      headers: m.headers,
+      ...(m.partition === undefined ? {} : { partition: m.partition }),
+      ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
+    };
+    let list = byTopic.get(m.topic);
+    if (!list) byTopic.set(m.topic, (list = []));
+    list.push(message);
+    ordered.push({ topic: m.topic, message });
+  }
+  return { byTopic, ordered };
+};
+
+/**
+ * Offsets per message: kafkajs sends all messages of one partition in one
+ * request as one record batch, so the n-th message of a partition sits at the
+ * batch's base offset + n.
+ */
+const placeMessages = (
+  ordered: Array<{ topic: string; message: KafkaJsMessage }>,
+  metadata: Array<{ topicName: string; partition: number; baseOffset?: string }>,
+): PlacedMessage[] => {
+  const base = new Map<string, bigint>();
+  for (const r of metadata) base.set(`${r.topicName}\u0000${r.partition}`, BigInt(r.baseOffset ?? '-1'));
+  const seen = new Map<string, bigint>();
+  return ordered.map(({ topic, message }) => {
+    const partition = message.partition ?? partitionOf.get(message) ?? -1;
+    const k = `${topic}\u0000${partition}`;
+    const n = seen.get(k) ?? 0n;
+    seen.set(k, n + 1n);
+    const b = base.get(k) ?? -1n;
+    const offset = b < 0n ? '-1' : String(b + n);
+    return { topic, partition, baseOffset: String(b), offset };
+  });
+};
+
+/**
+ * One transactional producer: every `write` is one Kafka transaction (messages
+ * and an optional consumer-offset checkpoint), all or nothing. After any
+ * failure the producer is closed and must not be used again: the owner makes a
+ * new one, whose `initTransactions` resolves the old transaction and fences
+ * any zombie with the same transactional id.
+ */
+export class TransactionalProducer {
+  readonly transactionalId: string;
+  #producer: KafkaJsProducer;
+  #connected: Promise<void> | undefined;
+  #broken = false;
+
+  constructor(kafka: KafkaJs, transactionalId: string, options: TransactionalProducerOptions = {}) {
+    this.transactionalId = transactionalId;
+    this.#producer = kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: options.transactionTimeoutMs ?? 60_000,
+      createPartitioner: recordingPartitioner,
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
+    });
+  }
+
+  /** False once a transaction failed: the owner must drop this producer. */
+  get usable(): boolean {
+    return !this.#broken;
+  }
+
+  /**
+   * Connects and runs `initTransactions` (fencing older producers with the same
+   * id and completing their open transaction) before anything is read or written.
+   */
+  async init(): Promise<void> {
+    this.#connected ??= (async () => {
+      await this.#producer.connect();
+      // kafkajs initialises the transactional producer id on the first
+      // transaction; an empty one is started and aborted to do it eagerly.
+      const tx = await this.#producer.transaction();
+      await tx.abort();
+    })().catch((error: unknown) => {
+      this.#broken = true;
+      throw toPipelineError(error);
+    });
+    return this.#connected;
+  }
+
+  /** Writes the messages and the checkpoint in one transaction, all or nothing. */
+  async write(messages: OutboundMessage[], checkpoint?: TransactionalCheckpoint): Promise<PlacedMessage[]> {
+    if (this.#broken) throw toPipelineError(new Error(`producer ${this.transactionalId} is closed after a failure`));
+    await this.init();
+    const { byTopic, ordered } = toKafkaJsMessages(messages);
+    let tx: Awaited<ReturnType<KafkaJsProducer['transaction']>> | undefined;
+    try {
+      tx = await this.#producer.transaction();
+      const metadata =
+        byTopic.size === 0
+          ? []
+          : await tx.sendBatch({
+              acks: -1,
+              topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
+            });
+      if (checkpoint) {
+        await tx.sendOffsets({
+          consumerGroupId: checkpoint.groupId,
+          topics: [
+            {
+              topic: checkpoint.topic,
+              partitions: [{ partition: checkpoint.partition, offset: String(checkpoint.nextOffset) }],
+            },
+          ],
+        });
+      }
+      await tx.commit();
+      return placeMessages(ordered, metadata);
+    } catch (error) {
+      this.#broken = true;
+      if (tx?.isActive()) await tx.abort().catch(() => {});
+      await this.close();
+      throw toPipelineError(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#broken = true;
+    await this.#producer.disconnect().catch(() => {});
+  }
+}
+
+/**
+ * The Kafka client of one container: a cache of transactional producers (one per
+ * transactional id, kept across warm invocations), an admin connection for
+ * reading checkpoints, and a plain idempotent producer.
+ */
+export class KafkaClient {
+  readonly #kafka: KafkaJs;
+  readonly #producers = new Map<string, TransactionalProducer>();
+  #admin: Promise<ReturnType<KafkaJs['admin']>> | undefined;
+  #plain: Promise<KafkaJsProducer> | undefined;
+
+  constructor(config: KafkaClientConfig) {
+    this.#kafka = new kafkajs.Kafka({
+      clientId: config.clientId,
+      brokers: config.brokers,
+      ssl: config.ssl as KafkaJsConfig['ssl'],
+      sasl: config.sasl,
+      connectionTimeout: config.connectionTimeout ?? 3_000,
+      requestTimeout: config.requestTimeout ?? 10_000,
+      retry: config.retry ?? { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
+      logLevel: kafkajs.logLevel.NOTHING,
+    });
+  }
+
+  /**
+   * The cached producer for `transactionalId`, or a new one when there is none
+   * or the cached one failed. `fresh` tells whether it was just created (its
+   * owner's cached checkpoint can then not be trusted).
+   */
+  transactionalProducer(
+    transactionalId: string,
+    options?: TransactionalProducerOptions,
+  ): { producer: TransactionalProducer; fresh: boolean } {
+    const cached = this.#producers.get(transactionalId);
+    if (cached?.usable) return { producer: cached, fresh: false };
+    const producer = new TransactionalProducer(this.#kafka, transactionalId, options);
+    this.#producers.set(transactionalId, producer);
+    return { producer, fresh: true };
+  }
+
+  /** Drops a producer from the cache (it is closed too). */
+  async dropProducer(transactionalId: string): Promise<void> {
+    const p = this.#producers.get(transactionalId);
+    this.#producers.delete(transactionalId);
+    await p?.close();
+  }
+
+  async #adminClient() {
+    this.#admin ??= (async () => {
+      const admin = this.#kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((error: unknown) => {
+      this.#admin = undefined;
+      throw toPipelineError(error);
+    });
+    return this.#admin;
+  }
+
+  /**
+   * Committed offsets of `groupId` for `topic`, as a partition → next-offset map
+   * (partitions with no commit are absent). Offsets written inside a transaction
+   * appear only once it committed.
+   */
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
+    try {
+      const admin = await this.#adminClient();
+      const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const out = new Map<number, number>();
+      for (const p of result?.partitions ?? []) {
+        const offset = Number(p.offset);
+        if (offset >= 0) out.set(p.partition, offset);
+      }
+      return out;
+    } catch (error) {
+      this.#admin = undefined;
+      throw toPipelineError(error);
+    }
+  }
+
+  /** Creates the topics that do not exist yet; returns the names it created. */
+  async ensureTopics(
+    topics: Array<{ topic: string; partitions: number; config?: Record<string, string> }>,
+  ): Promise<string[]> {
+    const admin = await this.#adminClient();
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return [];
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.partitions,
+        configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+    });
+    return missing.map((t) => t.topic);
+  }
+
+  /** A plain idempotent (not transactional) write; the produce benchmark's baseline. */
+  async writeIdempotent(messages: OutboundMessage[]): Promise<PlacedMessage[]> {
+    this.#plain ??= (async () => {
+      const p = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: recordingPartitioner });
+      await p.connect();
+      return p;
+    })();
+    const producer = await this.#plain;
+    const { byTopic, ordered } = toKafkaJsMessages(messages);
+    try {
+      const metadata = await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
+      });
+      return placeMessages(ordered, metadata);
+    } catch (error) {
+      throw toPipelineError(error);
+    }
+  }
+
+  /** Closes every connection of this client. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#producers.values()].map((p) => p.close()));
+    this.#producers.clear();
+    if (this.#admin) await (await this.#admin.catch(() => undefined))?.disconnect().catch(() => {});
+    if (this.#plain) await (await this.#plain.catch(() => undefined))?.disconnect().catch(() => {});
+    this.#admin = undefined;
+    this.#plain = undefined;
+  }
+
+  /** The raw kafkajs client, for the local tooling in `src/local` only. */
+  get raw(): KafkaJs {
+    return this.#kafka;
+  }
+}
