@@ -150,10 +150,16 @@ const tail = (file: string, lines = 15) =>
 
 const checkJava = () => {
   const r = spawnSync('java', ['-version'], { encoding: 'utf8' });
-  if (r.error) throw new StackError('Java not found on PATH: install a JDK 17 or newer (Kafka runs on the JVM)');
+  if (r.error)
+    throw new StackError(
+      'Java not found on PATH: install a JDK 17 or newer (Kafka runs on the JVM)',
+    );
   const m = /version "(\d+)/.exec(r.stderr ?? '');
   const major = m ? Number(m[1]) : 0;
-  if (major < 17) throw new StackError(`Java ${major || '?'} found, Kafka ${KAFKA_VERSION} needs Java 17 or newer`);
+  if (major < 17)
+    throw new StackError(
+      `Java ${major || '?'} found, Kafka ${KAFKA_VERSION} needs Java 17 or newer`,
+    );
 };
 
 /** Resolves the broker's jars from Maven Central once; later runs use the cache. */
@@ -175,7 +181,10 @@ const ensureKafkaJars = (): string => {
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  if (mvn.error) throw new StackError('Maven (mvn) not found on PATH: it is needed once to fetch the Kafka jars');
+  if (mvn.error)
+    throw new StackError(
+      'Maven (mvn) not found on PATH: it is needed once to fetch the Kafka jars',
+    );
   if (mvn.status !== 0 || !existsSync(join(libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) {
     rmSync(libs, { recursive: true, force: true });
     throw new StackError(
@@ -228,7 +237,8 @@ const formatStorage = (libs: string, props: string) => {
     ['-cp', `${libs}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
     { encoding: 'utf8' },
   );
-  if (r.status !== 0) throw new StackError(`formatting the KRaft store failed: ${(r.stdout + r.stderr).trim()}`);
+  if (r.status !== 0)
+    throw new StackError(`formatting the KRaft store failed: ${(r.stdout + r.stderr).trim()}`);
   say(`formatted KRaft store (cluster ${clusterId})`);
 };
 
@@ -260,7 +270,9 @@ const waitForBroker = async (brokers: string, pid: number | undefined) => {
   const started = Date.now();
   while (Date.now() - started < READY_TIMEOUT_MS) {
     if (pid !== undefined && !isAlive(pid)) {
-      const cause = /(Address already in use|BindException|Exception[^\n]*)/.exec(tail(brokerLog, 60));
+      const cause = /(Address already in use|BindException|Exception[^\n]*)/.exec(
+        tail(brokerLog, 60),
+      );
       throw new StackError(
         `Kafka broker exited during start-up${cause ? `: ${cause[1]}` : ''} (log: ${brokerLog})`,
       );
@@ -268,7 +280,9 @@ const waitForBroker = async (brokers: string, pid: number | undefined) => {
     if (await brokerAnswers(brokers)) return Date.now() - started;
     await sleep(250);
   }
-  throw new StackError(`Kafka broker at ${brokers} did not answer within ${READY_TIMEOUT_MS} ms (log: ${brokerLog})`);
+  throw new StackError(
+    `Kafka broker at ${brokers} did not answer within ${READY_TIMEOUT_MS} ms (log: ${brokerLog})`,
+  );
 };
 
 export const startBroker = async (): Promise<{ brokers: string; started: boolean }> => {
@@ -285,7 +299,9 @@ export const startBroker = async (): Promise<{ brokers: string; started: boolean
       `port ${KAFKA_PORT} is already in use by a process this stack did not start: stop it, or set KAFKA_PORT, or point KAFKA_BROKERS at that broker`,
     );
   if (!(await portIsFree(CONTROLLER_PORT)))
-    throw new StackError(`controller port ${CONTROLLER_PORT} is already in use: set KAFKA_CONTROLLER_PORT`);
+    throw new StackError(
+      `controller port ${CONTROLLER_PORT} is already in use: set KAFKA_CONTROLLER_PORT`,
+    );
   const libs = ensureKafkaJars();
   mkdirSync(kafkaDir, { recursive: true });
   const props = join(kafkaDir, 'server.properties');
@@ -310,7 +326,9 @@ export const startBroker = async (): Promise<{ brokers: string; started: boolean
     brokerPidFile,
   );
   const ms = await waitForBroker(brokers, newPid);
-  say(`kafka: started Apache Kafka ${KAFKA_VERSION} (pid ${newPid}) at ${brokers}, ready in ${ms} ms`);
+  say(
+    `kafka: started Apache Kafka ${KAFKA_VERSION} (pid ${newPid}) at ${brokers}, ready in ${ms} ms`,
+  );
   return { brokers, started: true };
 };
 
@@ -365,7 +383,8 @@ const ensureMotoVenv = () => {
   if (existsSync(bin)) return bin;
   say(`creating Python venv with moto[server]==${MOTO_VERSION} in ${venv} (once)`);
   const mk = spawnSync('python3', ['-m', 'venv', venv], { encoding: 'utf8' });
-  if (mk.error) throw new StackError('python3 not found on PATH: it is needed for the AWS emulator (moto)');
+  if (mk.error)
+    throw new StackError('python3 not found on PATH: it is needed for the AWS emulator (moto)');
   if (mk.status !== 0) throw new StackError(`python3 -m venv failed: ${mk.stderr.trim()}`);
   const pip = spawnSync(
     join(venv, 'bin', 'pip'),
@@ -374,7 +393,9 @@ const ensureMotoVenv = () => {
   );
   if (pip.status !== 0 || !existsSync(bin)) {
     rmSync(venv, { recursive: true, force: true });
-    throw new StackError(`pip install moto[server] failed: ${(pip.stderr ?? '').trim().split('\n').slice(-2).join(' ')}`);
+    throw new StackError(
+      `pip install moto[server] failed: ${(pip.stderr ?? '').trim().split('\n').slice(-2).join(' ')}`,
+    );
   }
   return bin;
 };
@@ -387,17 +408,28 @@ export const startEmulator = async (): Promise<{ url: string; started: boolean }
     return { url, started: false };
   }
   if (!(await portIsFree(MOTO_PORT)))
-    throw new StackError(`port ${MOTO_PORT} is already in use by a process this stack did not start: set MOTO_PORT or AWS_ENDPOINT_URL`);
+    throw new StackError(
+      `port ${MOTO_PORT} is already in use by a process this stack did not start: set MOTO_PORT or AWS_ENDPOINT_URL`,
+    );
   const bin = ensureMotoVenv();
   mkdirSync(STATE_DIR, { recursive: true });
-  const newPid = spawnDetached(bin, ['-H', '127.0.0.1', '-p', String(MOTO_PORT)], motoLog, motoPidFile);
+  const newPid = spawnDetached(
+    bin,
+    ['-H', '127.0.0.1', '-p', String(MOTO_PORT)],
+    motoLog,
+    motoPidFile,
+  );
   const started = Date.now();
   while (!(await emulatorAnswers(url))) {
-    if (!isAlive(newPid)) throw new StackError(`moto server exited during start-up: ${tail(motoLog, 3)}`);
-    if (Date.now() - started > READY_TIMEOUT_MS) throw new StackError(`moto server did not answer within ${READY_TIMEOUT_MS} ms`);
+    if (!isAlive(newPid))
+      throw new StackError(`moto server exited during start-up: ${tail(motoLog, 3)}`);
+    if (Date.now() - started > READY_TIMEOUT_MS)
+      throw new StackError(`moto server did not answer within ${READY_TIMEOUT_MS} ms`);
     await sleep(200);
   }
-  say(`moto: started moto[server] ${MOTO_VERSION} (pid ${newPid}) at ${url}, ready in ${Date.now() - started} ms`);
+  say(
+    `moto: started moto[server] ${MOTO_VERSION} (pid ${newPid}) at ${url}, ready in ${Date.now() - started} ms`,
+  );
   return { url, started: true };
 };
 
@@ -429,7 +461,12 @@ export const up = async (): Promise<StackEnv> => {
     endpoint = (await startEmulator()).url;
     ownsEmulator = true;
   }
-  const env: StackEnv = { KAFKA_BROKERS: brokers, AWS_ENDPOINT_URL: endpoint, ownsBroker, ownsEmulator };
+  const env: StackEnv = {
+    KAFKA_BROKERS: brokers,
+    AWS_ENDPOINT_URL: endpoint,
+    ownsBroker,
+    ownsEmulator,
+  };
   writeFileSync(envFile, JSON.stringify(env, null, 2));
   return env;
 };
@@ -453,7 +490,9 @@ const main = async (cmd: string | undefined) => {
   switch (cmd) {
     case 'up': {
       const env = await up();
-      process.stdout.write(`export KAFKA_BROKERS=${env.KAFKA_BROKERS}\nexport AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}\n`);
+      process.stdout.write(
+        `export KAFKA_BROKERS=${env.KAFKA_BROKERS}\nexport AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}\n`,
+      );
       return;
     }
     case 'down':
@@ -470,8 +509,13 @@ const main = async (cmd: string | undefined) => {
       return;
     case 'status': {
       const s = status();
-      say(`kafka: ${s.kafka ? `running (pid ${s.kafka})` : 'stopped'}; moto: ${s.moto ? `running (pid ${s.moto})` : 'stopped'}`);
-      if (s.env) process.stdout.write(`export KAFKA_BROKERS=${s.env.KAFKA_BROKERS}\nexport AWS_ENDPOINT_URL=${s.env.AWS_ENDPOINT_URL}\n`);
+      say(
+        `kafka: ${s.kafka ? `running (pid ${s.kafka})` : 'stopped'}; moto: ${s.moto ? `running (pid ${s.moto})` : 'stopped'}`,
+      );
+      if (s.env)
+        process.stdout.write(
+          `export KAFKA_BROKERS=${s.env.KAFKA_BROKERS}\nexport AWS_ENDPOINT_URL=${s.env.AWS_ENDPOINT_URL}\n`,
+        );
       return;
     }
     default:

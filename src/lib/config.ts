@@ -26,7 +26,8 @@ const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
 const topic = (env: NodeJS.ProcessEnv, name: string, fallback: string) => {
   const value = env[name]?.trim() || fallback;
-  if (!TOPIC_NAME.test(value)) throw new ConfigurationError(`${name}="${value}" is not a valid Kafka topic name`);
+  if (!TOPIC_NAME.test(value))
+    throw new ConfigurationError(`${name}="${value}" is not a valid Kafka topic name`);
   return value;
 };
 
@@ -34,7 +35,8 @@ const positiveInt = (env: NodeJS.ProcessEnv, name: string, fallback: number) => 
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigurationError(`${name}="${raw}" must be a non-negative integer`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new ConfigurationError(`${name}="${raw}" must be a non-negative integer`);
   return n;
 };
 
@@ -59,4 +61,5 @@ export const readPipelineConfig = (env: NodeJS.ProcessEnv = process.env): Pipeli
 });
 
 /** `<service>-<stage>-<fn>`: the prefix of every transactional id and checkpoint group of a function. */
-export const functionPrefix = (config: PipelineConfig, fn: string) => `${config.service}-${config.stage}-${fn}`;
+export const functionPrefix = (config: PipelineConfig, fn: string) =>
+  `${config.service}-${config.stage}-${fn}`;

@@ -129,7 +129,8 @@ const SECRET_PATTERNS: ReadonlyArray<RegExp> = [
  * safeMessage(new Error('auth failed password=hunter2')) // 'auth failed password=***'
  */
 export const safeMessage = (error: unknown, maxLength = MAX_MESSAGE): string => {
-  let text = error instanceof Error ? error.message : typeof error === 'string' ? error : 'unknown error';
+  let text =
+    error instanceof Error ? error.message : typeof error === 'string' ? error : 'unknown error';
   text = text
     .replace(SECRET_PATTERNS[0]!, '$1$2***')
     .replace(SECRET_PATTERNS[1]!, '***')
@@ -149,11 +150,23 @@ export const toPipelineError = (error: unknown): PipelineError => {
   const e = error as { name?: string; type?: string; retriable?: boolean; message?: string };
   const name = e?.name ?? '';
   const type = e?.type ?? '';
-  if (type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED' || name === 'KafkaJSProducerFencedError')
+  if (
+    type === 'INVALID_PRODUCER_EPOCH' ||
+    type === 'PRODUCER_FENCED' ||
+    name === 'KafkaJSProducerFencedError'
+  )
     return new RetriableError('PRODUCER_FENCED', safeMessage(error), { cause: error });
-  if (name === 'KafkaJSRequestTimeoutError' || name === 'KafkaJSTimeout' || type === 'REQUEST_TIMED_OUT')
+  if (
+    name === 'KafkaJSRequestTimeoutError' ||
+    name === 'KafkaJSTimeout' ||
+    type === 'REQUEST_TIMED_OUT'
+  )
     return new RetriableError('TIMEOUT', safeMessage(error), { cause: error });
-  if (type === 'CONCURRENT_TRANSACTIONS' || type === 'INVALID_TXN_STATE' || type === 'TRANSACTION_ABORTED')
+  if (
+    type === 'CONCURRENT_TRANSACTIONS' ||
+    type === 'INVALID_TXN_STATE' ||
+    type === 'TRANSACTION_ABORTED'
+  )
     return new RetriableError('TRANSACTION_ABORTED', safeMessage(error), { cause: error });
   if (name.startsWith('KafkaJS'))
     return new RetriableError('BROKER_UNAVAILABLE', safeMessage(error), { cause: error });

@@ -6,7 +6,9 @@ import { down, status, up } from '../../scripts/stack.ts';
  */
 export default async function setup() {
   const before = status();
-  const wasRunning = Boolean(process.env.KAFKA_BROKERS || before.kafka) && Boolean(process.env.AWS_ENDPOINT_URL || before.moto);
+  const wasRunning =
+    Boolean(process.env.KAFKA_BROKERS || before.kafka) &&
+    Boolean(process.env.AWS_ENDPOINT_URL || before.moto);
   const env = await up();
   process.env.KAFKA_BROKERS = env.KAFKA_BROKERS;
   process.env.AWS_ENDPOINT_URL = env.AWS_ENDPOINT_URL;

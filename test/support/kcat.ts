@@ -55,7 +55,8 @@ export const kcatRead = async (
         headers?: string[];
       };
       const headers: Array<[string, string]> = [];
-      for (let i = 0; i + 1 < (j.headers?.length ?? 0); i += 2) headers.push([j.headers![i]!, j.headers![i + 1]!]);
+      for (let i = 0; i + 1 < (j.headers?.length ?? 0); i += 2)
+        headers.push([j.headers![i]!, j.headers![i + 1]!]);
       return {
         topic: j.topic,
         partition: j.partition,
@@ -69,7 +70,11 @@ export const kcatRead = async (
 };
 
 /** Writes one record with kcat (used to feed the pipeline from outside its code). */
-export const kcatWrite = async (topic: string, value: string, options: { key?: string; headers?: Record<string, string>; partition?: number } = {}) => {
+export const kcatWrite = async (
+  topic: string,
+  value: string,
+  options: { key?: string; headers?: Record<string, string>; partition?: number } = {},
+) => {
   const args = ['-b', kafkaBrokers(), '-P', '-t', topic];
   if (options.partition !== undefined) args.push('-p', String(options.partition));
   if (options.key !== undefined) args.push('-K', '\t');

@@ -30,11 +30,14 @@ export const mskEvent = (specs: RecordSpec[]): MSKEvent => {
       headers: Object.entries(s.headers ?? {}).map(([k, v]) => ({ [k]: [...Buffer.from(v)] })),
     };
     if (s.key !== undefined && s.key !== null) record.key = Buffer.from(s.key).toString('base64');
-    (records[key] ??= []).push(record);
+    const list = records[key] ?? [];
+    records[key] = list;
+    list.push(record);
   }
   return {
     eventSource: 'aws:kafka',
-    eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/00000000-0000-0000-0000-000000000000-1',
+    eventSourceArn:
+      'arn:aws:kafka:us-east-1:123456789012:cluster/local/00000000-0000-0000-0000-000000000000-1',
     bootstrapServers: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     records,
   };

@@ -3,13 +3,15 @@ import { readStackEnv } from '../../scripts/stack.ts';
 /** The broker the integration tests use (set by the global setup). */
 export const kafkaBrokers = (): string => {
   const brokers = process.env.KAFKA_BROKERS ?? readStackEnv()?.KAFKA_BROKERS;
-  if (!brokers) throw new Error('no KAFKA_BROKERS: integration tests need the stack (npm run stack:up)');
+  if (!brokers)
+    throw new Error('no KAFKA_BROKERS: integration tests need the stack (npm run stack:up)');
   return brokers;
 };
 
 export const awsEndpoint = (): string => {
   const url = process.env.AWS_ENDPOINT_URL ?? readStackEnv()?.AWS_ENDPOINT_URL;
-  if (!url) throw new Error('no AWS_ENDPOINT_URL: integration tests need the stack (npm run stack:up)');
+  if (!url)
+    throw new Error('no AWS_ENDPOINT_URL: integration tests need the stack (npm run stack:up)');
   return url;
 };
 

@@ -1,5 +1,5 @@
-import type { DecodedRecord } from '../events/types.ts';
 import { type PipelineError, safeMessage } from '../errors.ts';
+import type { DecodedRecord } from '../events/types.ts';
 import { toOutboundHeaders } from '../kafka/headers.ts';
 import type { OutboundMessage } from '../kafka/types.ts';
 
@@ -42,21 +42,31 @@ const lastText = (record: DecodedRecord, name: string): string | undefined => {
 export const deadLetter = (
   record: DecodedRecord,
   error: Pick<PipelineError, 'code' | 'message'>,
-  options: { topic: string; now: Date; source?: DeadLetterSource; backoff?: { baseMs: number; maxMs: number } },
+  options: {
+    topic: string;
+    now: Date;
+    source?: DeadLetterSource;
+    backoff?: { baseMs: number; maxMs: number };
+  },
 ): OutboundMessage => {
   const at = options.now.toISOString();
   const headers = toOutboundHeaders(record.headers);
   const previousAttempts = Number(lastText(record, DLQ_HEADERS.attempts));
-  const attempts = Number.isInteger(previousAttempts) && previousAttempts > 0 ? previousAttempts : 1;
+  const attempts =
+    Number.isInteger(previousAttempts) && previousAttempts > 0 ? previousAttempts : 1;
   const redelivered = lastText(record, DLQ_HEADERS.originalTopic) !== undefined;
   const message = safeMessage(error.message, DLQ_MESSAGE_MAX);
   const history = record.headers.get(DLQ_HEADERS.history) ?? [];
 
-  headers[DLQ_HEADERS.originalTopic] = redelivered ? lastText(record, DLQ_HEADERS.originalTopic)! : record.topic;
+  headers[DLQ_HEADERS.originalTopic] = redelivered
+    ? lastText(record, DLQ_HEADERS.originalTopic)!
+    : record.topic;
   headers[DLQ_HEADERS.originalPartition] = redelivered
     ? lastText(record, DLQ_HEADERS.originalPartition)!
     : String(record.partition);
-  headers[DLQ_HEADERS.originalOffset] = redelivered ? lastText(record, DLQ_HEADERS.originalOffset)! : String(record.offset);
+  headers[DLQ_HEADERS.originalOffset] = redelivered
+    ? lastText(record, DLQ_HEADERS.originalOffset)!
+    : String(record.offset);
   headers[DLQ_HEADERS.originalTimestamp] = redelivered
     ? (lastText(record, DLQ_HEADERS.originalTimestamp) ?? new Date(record.timestamp).toISOString())
     : new Date(record.timestamp).toISOString();

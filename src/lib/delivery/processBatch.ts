@@ -1,5 +1,6 @@
-import type { DecodedRecord, KafkaBatchResponse, PartitionBatch } from '../events/types.ts';
 import { type PipelineError, PoisonRecordError, toPipelineError } from '../errors.ts';
+import { buildBatchResponse } from '../events/batchResponse.ts';
+import type { DecodedRecord, KafkaBatchResponse, PartitionBatch } from '../events/types.ts';
 import type { OutboundMessage, TransactionalCheckpoint } from '../kafka/types.ts';
 import { deadLetter } from './deadLetter.ts';
 
@@ -16,7 +17,9 @@ export interface DeliveryKafka {
 }
 
 /** Turns one record into the messages it produces, or throws a {@link PipelineError}. */
-export type RecordProcessor = (record: DecodedRecord) => OutboundMessage[] | Promise<OutboundMessage[]>;
+export type RecordProcessor = (
+  record: DecodedRecord,
+) => OutboundMessage[] | Promise<OutboundMessage[]>;
 
 export type RecordOutcome =
   | { kind: 'ok'; record: DecodedRecord; messages: number }
@@ -38,6 +41,22 @@ export interface PartitionResult {
   checkpoint?: number;
 }
 
+/** A partition's trace: started before its records are processed, ended after its commit. */
+export interface PartitionSpan {
+  /**
+   * Trace-context headers (W3C `traceparent`, `tracestate`) of the span that writes this
+   * partition's transaction; written on every message, replacing carried ones. Empty when
+   * tracing is off, so carried context passes through untouched.
+   */
+  readonly propagation: Readonly<Record<string, string>>;
+  end(result: PartitionResult): void;
+}
+
+/** Telemetry seam: tracing hangs off the delivery loop instead of being woven through it. */
+export interface DeliveryTelemetry {
+  startPartition(batch: PartitionBatch): PartitionSpan;
+}
+
 export interface DeliveryOptions {
   kafka: DeliveryKafka;
   /** `<service>-<stage>-<fn>`; the transactional id is `<prefix>-<topic>-<partition>`. */
@@ -51,6 +70,7 @@ export interface DeliveryOptions {
   backoff?: { baseMs: number; maxMs: number };
   processRecord: RecordProcessor;
   now?: () => Date;
+  telemetry?: DeliveryTelemetry;
   /** Called for every record's outcome (logs, metrics, traces hang off it). */
   onOutcome?: (outcome: RecordOutcome) => void;
   /** Test seam for fault injection: runs after a partition's transaction committed. */
@@ -103,6 +123,38 @@ export const processPartition = async (
   batch: PartitionBatch,
   options: DeliveryOptions,
 ): Promise<PartitionResult> => {
+  const span = options.telemetry?.startPartition(batch);
+  let result: PartitionResult | undefined;
+  try {
+    result = await runPartition(batch, options, span?.propagation);
+    return result;
+  } finally {
+    span?.end(
+      result ?? {
+        key: batch.key,
+        topic: batch.topic,
+        partition: batch.partition,
+        ok: 0,
+        deadLettered: 0,
+        skipped: 0,
+      },
+    );
+  }
+};
+
+const withPropagation = (
+  messages: OutboundMessage[],
+  propagation: Readonly<Record<string, string>> | undefined,
+) => {
+  if (!propagation || Object.keys(propagation).length === 0) return messages;
+  return messages.map((m) => ({ ...m, headers: { ...m.headers, ...propagation } }));
+};
+
+const runPartition = async (
+  batch: PartitionBatch,
+  options: DeliveryOptions,
+  propagation: Readonly<Record<string, string>> | undefined,
+): Promise<PartitionResult> => {
   const now = options.now ?? (() => new Date());
   const result: PartitionResult = {
     key: batch.key,
@@ -136,7 +188,8 @@ export const processPartition = async (
     }
     firstUnprocessed ??= record.offset;
     try {
-      if (record.decodeError) throw new PoisonRecordError(record.decodeError.code, record.decodeError.message);
+      if (record.decodeError)
+        throw new PoisonRecordError(record.decodeError.code, record.decodeError.message);
       const messages = await options.processRecord(record);
       outbound.push(...messages);
       pending.push({ kind: 'ok', record, messages: messages.length });
@@ -148,7 +201,13 @@ export const processPartition = async (
         options.onOutcome?.({ kind: 'retriable', record, error });
         break;
       }
-      outbound.push(deadLetter(record, error, { topic: options.deadLetterTopic, now: now(), backoff: options.backoff }));
+      outbound.push(
+        deadLetter(record, error, {
+          topic: options.deadLetterTopic,
+          now: now(),
+          backoff: options.backoff,
+        }),
+      );
       pending.push({ kind: 'poison', record, error });
     }
     nextOffset = record.offset + 1;
@@ -173,7 +232,7 @@ export const processPartition = async (
   });
 
   try {
-    await producer.write(outbound, marker);
+    await producer.write(withPropagation(outbound, propagation), marker);
   } catch (error) {
     // nothing of this transaction is visible: report from the first record it held
     cachedCheckpoints.delete(producer);
@@ -207,10 +266,10 @@ export const processBatch = async (
   const results = await Promise.all(partitions.map((p) => processPartition(p, options)));
   return {
     partitions: results,
-    response: {
-      batchItemFailures: results
+    response: buildBatchResponse(
+      results
         .filter((r) => r.failedAt !== undefined)
-        .map((r) => ({ itemIdentifier: { partition: r.key, offset: r.failedAt! } })),
-    },
+        .map((r) => ({ partitionKey: r.key, offset: r.failedAt! })),
+    ),
   };
 };

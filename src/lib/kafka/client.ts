@@ -57,8 +57,8 @@ const toKafkaJsMessages = (messages: OutboundMessage[]) => {
       ...(m.partition === undefined ? {} : { partition: m.partition }),
       ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
     };
-    let list = byTopic.get(m.topic);
-    if (!list) byTopic.set(m.topic, (list = []));
+    const list = byTopic.get(m.topic) ?? [];
+    if (list.length === 0) byTopic.set(m.topic, list);
     list.push(message);
     ordered.push({ topic: m.topic, message });
   }
@@ -75,7 +75,8 @@ const placeMessages = (
   metadata: Array<{ topicName: string; partition: number; baseOffset?: string }>,
 ): PlacedMessage[] => {
   const base = new Map<string, bigint>();
-  for (const r of metadata) base.set(`${r.topicName}\u0000${r.partition}`, BigInt(r.baseOffset ?? '-1'));
+  for (const r of metadata)
+    base.set(`${r.topicName}\u0000${r.partition}`, BigInt(r.baseOffset ?? '-1'));
   const seen = new Map<string, bigint>();
   return ordered.map(({ topic, message }) => {
     const partition = message.partition ?? partitionOf.get(message) ?? -1;
@@ -137,8 +138,14 @@ export class TransactionalProducer {
   }
 
   /** Writes the messages and the checkpoint in one transaction, all or nothing. */
-  async write(messages: OutboundMessage[], checkpoint?: TransactionalCheckpoint): Promise<PlacedMessage[]> {
-    if (this.#broken) throw toPipelineError(new Error(`producer ${this.transactionalId} is closed after a failure`));
+  async write(
+    messages: OutboundMessage[],
+    checkpoint?: TransactionalCheckpoint,
+  ): Promise<PlacedMessage[]> {
+    if (this.#broken)
+      throw toPipelineError(
+        new Error(`producer ${this.transactionalId} is closed after a failure`),
+      );
     await this.init();
     const { byTopic, ordered } = toKafkaJsMessages(messages);
     let tx: Awaited<ReturnType<KafkaJsProducer['transaction']>> | undefined;
@@ -157,7 +164,9 @@ export class TransactionalProducer {
           topics: [
             {
               topic: checkpoint.topic,
-              partitions: [{ partition: checkpoint.partition, offset: String(checkpoint.nextOffset) }],
+              partitions: [
+                { partition: checkpoint.partition, offset: String(checkpoint.nextOffset) },
+              ],
             },
           ],
         });
@@ -280,7 +289,11 @@ export class KafkaClient {
   /** A plain idempotent (not transactional) write; the produce benchmark's baseline. */
   async writeIdempotent(messages: OutboundMessage[]): Promise<PlacedMessage[]> {
     this.#plain ??= (async () => {
-      const p = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: recordingPartitioner });
+      const p = this.#kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: recordingPartitioner,
+      });
       await p.connect();
       return p;
     })();

@@ -9,7 +9,10 @@ export const toOutboundHeaders = (headers: HeaderMap): OutboundHeaders => {
 };
 
 /** Reads the last value of a header as UTF-8. */
-export const lastHeader = (headers: OutboundHeaders | undefined, name: string): string | undefined => {
+export const lastHeader = (
+  headers: OutboundHeaders | undefined,
+  name: string,
+): string | undefined => {
   const v = headers?.[name];
   if (v === undefined) return undefined;
   const last = Array.isArray(v) ? v[v.length - 1] : v;

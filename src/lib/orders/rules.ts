@@ -1,0 +1,175 @@
+import { ConfigurationError } from '../errors.ts';
+import { type CurrencyCode, checkedAdd, checkedMultiply, currencyExponent } from './money.ts';
+import type { Order } from './schema.ts';
+
+/**
+ * Why an order was rejected. Stable: part of the `orders.processed` contract,
+ * used in logs and metrics. Listed in the order the rules are checked; an order
+ * gets the first that applies.
+ */
+export const REASON_CODES = [
+  'DUPLICATE_SKU',
+  'CREATED_IN_FUTURE',
+  'AMOUNT_OVERFLOW',
+  'EMPTY_TOTAL',
+  'TOTAL_EXCEEDS_LIMIT',
+] as const;
+
+export type ReasonCode = (typeof REASON_CODES)[number];
+
+export type OrderStatus = 'accepted' | 'rejected';
+
+/** Where an order was read from. */
+export interface RecordSource {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/** Business limits. Amounts are integers, so a limit is as exact as the totals. */
+export interface OrderLimits {
+  /** Highest accepted total, in major units, for a currency without its own limit. */
+  maxTotalMajor: number;
+  /** Per-currency limits in minor units (e.g. `{ JPY: 150_000_000 }`), overriding `maxTotalMajor`. */
+  maxTotalMinorByCurrency: Partial<Record<CurrencyCode, number>>;
+  /** How far `createdAt` may be ahead of the clock (producers' clocks drift). */
+  maxClockSkewMs: number;
+}
+
+export const DEFAULT_ORDER_LIMITS: Readonly<OrderLimits> = Object.freeze({
+  maxTotalMajor: 1_000_000,
+  maxTotalMinorByCurrency: Object.freeze({}),
+  maxClockSkewMs: 5 * 60_000,
+});
+
+export interface EvaluateOrderOptions {
+  /** The clock: `processedAt` and the future check read it. Default: the current time. */
+  now?: Date;
+  /** Where the order was read from; copied to the result. */
+  source?: RecordSource;
+  /** Overrides of {@link DEFAULT_ORDER_LIMITS}; build them once with {@link orderLimits}. */
+  limits?: Readonly<OrderLimits>;
+}
+
+/** The result written to `orders.processed`. A rejection is a result, not an error. */
+export interface OrderResult {
+  orderId: string;
+  customerId: string;
+  currency: CurrencyCode;
+  /** Number of line items. */
+  itemCount: number;
+  /** Sum of quantity × unit price in minor units; `null` only with `AMOUNT_OVERFLOW`. */
+  totalMinor: number | null;
+  status: OrderStatus;
+  /** Set when, and only when, `status` is `rejected`. */
+  reasonCode?: ReasonCode;
+  /** ISO-8601, UTC. */
+  processedAt: string;
+  source?: RecordSource;
+}
+
+const nonNegativeSafeInteger = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 0;
+
+/**
+ * Checks and completes business limits once, at init.
+ *
+ * @throws ConfigurationError when a limit is not a non-negative safe integer or a
+ *   major-unit limit has no exact minor-unit value.
+ *
+ * @example
+ * const limits = orderLimits({ maxTotalMajor: 50_000, maxTotalMinorByCurrency: { JPY: 5_000_000 } });
+ * evaluateOrder(order, { limits });
+ */
+export const orderLimits = (overrides: Partial<OrderLimits> = {}): Readonly<OrderLimits> => {
+  const limits: OrderLimits = {
+    maxTotalMajor: overrides.maxTotalMajor ?? DEFAULT_ORDER_LIMITS.maxTotalMajor,
+    maxTotalMinorByCurrency: {
+      ...(overrides.maxTotalMinorByCurrency ?? DEFAULT_ORDER_LIMITS.maxTotalMinorByCurrency),
+    },
+    maxClockSkewMs: overrides.maxClockSkewMs ?? DEFAULT_ORDER_LIMITS.maxClockSkewMs,
+  };
+  if (!nonNegativeSafeInteger(limits.maxTotalMajor))
+    throw new ConfigurationError('maxTotalMajor must be a non-negative safe integer');
+  // 10^4 is the largest minor-unit factor (CLF, UYW): the limit must stay exact there too.
+  if (checkedMultiply(limits.maxTotalMajor, 10_000) === undefined)
+    throw new ConfigurationError('maxTotalMajor is too large to be exact in minor units');
+  if (!nonNegativeSafeInteger(limits.maxClockSkewMs))
+    throw new ConfigurationError('maxClockSkewMs must be a non-negative safe integer');
+  for (const [currency, limit] of Object.entries(limits.maxTotalMinorByCurrency)) {
+    if (!nonNegativeSafeInteger(limit))
+      throw new ConfigurationError(
+        `maxTotalMinorByCurrency.${currency} must be a non-negative safe integer`,
+      );
+  }
+  Object.freeze(limits.maxTotalMinorByCurrency);
+  return Object.freeze(limits);
+};
+
+const maxTotalMinor = (limits: Readonly<OrderLimits>, currency: CurrencyCode): number =>
+  limits.maxTotalMinorByCurrency[currency] ??
+  limits.maxTotalMajor * 10 ** currencyExponent(currency);
+
+/** Exact total in minor units, or `undefined` beyond `Number.MAX_SAFE_INTEGER`. */
+const orderTotalMinor = (order: Order): number | undefined => {
+  let total = 0;
+  for (const item of order.items) {
+    const line = checkedMultiply(item.quantity, item.unitPriceMinor);
+    if (line === undefined) return undefined;
+    const sum = checkedAdd(total, line);
+    if (sum === undefined) return undefined;
+    total = sum;
+  }
+  return total;
+};
+
+const hasDuplicateSku = (order: Order): boolean => {
+  const seen = new Set<string>();
+  for (const item of order.items) {
+    if (seen.has(item.sku)) return true;
+    seen.add(item.sku);
+  }
+  return false;
+};
+
+/**
+ * Applies the business rules to a parsed order. Pure: the clock comes from
+ * `options.now`. Never throws for any {@link Order}: an order that breaks a rule
+ * comes back `rejected` with a {@link ReasonCode}.
+ *
+ * @example
+ * const result = evaluateOrder(parseOrder(value), {
+ *   now: new Date('2025-11-24T16:00:00Z'),
+ *   source: { topic: 'orders', partition: 0, offset: 42 },
+ * });
+ * result.status; // 'accepted'
+ * result.totalMinor; // 2460
+ */
+export const evaluateOrder = (order: Order, options: EvaluateOrderOptions = {}): OrderResult => {
+  const now = options.now ?? new Date();
+  const limits = options.limits ?? DEFAULT_ORDER_LIMITS;
+  const total = orderTotalMinor(order);
+
+  let reasonCode: ReasonCode | undefined;
+  if (hasDuplicateSku(order)) reasonCode = 'DUPLICATE_SKU';
+  else if (Date.parse(order.createdAt) > now.getTime() + limits.maxClockSkewMs)
+    reasonCode = 'CREATED_IN_FUTURE';
+  else if (total === undefined) reasonCode = 'AMOUNT_OVERFLOW';
+  else if (total === 0) reasonCode = 'EMPTY_TOTAL';
+  else if (total > maxTotalMinor(limits, order.currency)) reasonCode = 'TOTAL_EXCEEDS_LIMIT';
+
+  const { source } = options;
+  return {
+    orderId: order.orderId,
+    customerId: order.customerId,
+    currency: order.currency,
+    itemCount: order.items.length,
+    totalMinor: total ?? null,
+    status: reasonCode === undefined ? 'accepted' : 'rejected',
+    ...(reasonCode !== undefined && { reasonCode }),
+    processedAt: now.toISOString(),
+    ...(source && {
+      source: { topic: source.topic, partition: source.partition, offset: source.offset },
+    }),
+  };
+};

@@ -1,0 +1,236 @@
+import { describe, expect, it } from 'vitest';
+import { DLQ_HEADERS } from '../../../src/lib/delivery/deadLetter.ts';
+import {
+  type DeliveryKafka,
+  type DeliveryOptions,
+  type PartitionWriter,
+  processBatch,
+} from '../../../src/lib/delivery/processBatch.ts';
+import { PoisonRecordError, RetriableError } from '../../../src/lib/errors.ts';
+import type { DecodedRecord, PartitionBatch } from '../../../src/lib/events/types.ts';
+import type { OutboundMessage, TransactionalCheckpoint } from '../../../src/lib/kafka/types.ts';
+
+/** An in-memory stand-in for the transactional writer: commits are lists, failures are injected. */
+class MemoryKafka implements DeliveryKafka {
+  committed: Array<{
+    id: string;
+    messages: OutboundMessage[];
+    checkpoint?: TransactionalCheckpoint;
+  }> = [];
+  offsets = new Map<string, number>();
+  failNextWrite = false;
+  inits = 0;
+  readonly producers = new Map<string, PartitionWriter>();
+
+  transactionalProducer(id: string) {
+    const existing = this.producers.get(id);
+    if (existing?.usable) return { producer: existing, fresh: false };
+    let usable = true;
+    const producer: PartitionWriter = {
+      get usable() {
+        return usable;
+      },
+      init: async () => {
+        this.inits++;
+      },
+      write: async (messages, checkpoint) => {
+        if (this.failNextWrite) {
+          this.failNextWrite = false;
+          usable = false;
+          throw new RetriableError('BROKER_UNAVAILABLE', 'injected');
+        }
+        this.committed.push({ id, messages, checkpoint });
+        if (checkpoint)
+          this.offsets.set(
+            `${checkpoint.groupId}/${checkpoint.topic}/${checkpoint.partition}`,
+            checkpoint.nextOffset,
+          );
+      },
+    };
+    this.producers.set(id, producer);
+    return { producer, fresh: true };
+  }
+
+  async committedOffsets(groupId: string, topic: string) {
+    const out = new Map<number, number>();
+    for (const [k, v] of this.offsets) {
+      const [g, t, p] = k.split('/');
+      if (g === groupId && t === topic) out.set(Number(p), v);
+    }
+    return out;
+  }
+}
+
+const rec = (
+  partition: number,
+  offset: number,
+  value: string | null = `v${offset}`,
+): DecodedRecord => ({
+  topic: 'orders',
+  partition,
+  offset,
+  timestamp: 1_700_000_000_000,
+  timestampType: 'CREATE_TIME',
+  key: Buffer.from(`k${offset}`),
+  value: value === null ? null : Buffer.from(value),
+  headers: new Map([['traceparent', [Buffer.from('00-abc')]]]),
+  rawValue: value === null ? null : Buffer.from(value).toString('base64'),
+});
+
+const batch = (
+  partition: number,
+  offsets: number[],
+  values: Record<number, string | null> = {},
+): PartitionBatch => ({
+  key: `orders-${partition}`,
+  topic: 'orders',
+  partition,
+  records: offsets.map((o) => rec(partition, o, o in values ? values[o]! : `v${o}`)),
+});
+
+const options = (
+  kafka: MemoryKafka,
+  overrides: Partial<DeliveryOptions> = {},
+): DeliveryOptions => ({
+  kafka,
+  transactionalIdPrefix: 'svc-test-fn',
+  checkpointGroup: 'svc-test-fn.checkpoints',
+  checkpointTopic: 'orders.checkpoints',
+  deadLetterTopic: 'orders.dlq',
+  now: () => new Date('2026-01-01T00:00:00.000Z'),
+  processRecord: (r) => {
+    const v = r.value?.toString();
+    if (v === 'poison') throw new PoisonRecordError('NOT_JSON', 'not json');
+    if (v === 'flaky') throw new RetriableError('TRANSIENT', 'downstream timeout');
+    return [{ topic: 'orders.processed', key: r.key, value: `out-${v}` }];
+  },
+  ...overrides,
+});
+
+const outputs = (kafka: MemoryKafka, topic: string) =>
+  kafka.committed.flatMap((c) =>
+    c.messages.filter((m) => m.topic === topic).map((m) => String(m.value)),
+  );
+
+describe('processBatch', () => {
+  it('commits results, dead letters and the checkpoint of each partition in one transaction', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+
+    // Act
+    const { response, partitions } = await processBatch(
+      [batch(0, [0, 1, 2], { 1: 'poison' }), batch(1, [5, 6])],
+      options(kafka),
+    );
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(kafka.committed).toHaveLength(2);
+    const p0 = kafka.committed.find((c) => c.id === 'svc-test-fn-orders-0')!;
+    expect(p0.checkpoint).toEqual({
+      groupId: 'svc-test-fn.checkpoints',
+      topic: 'orders',
+      partition: 0,
+      nextOffset: 3,
+    });
+    expect(p0.messages.map((m) => m.topic)).toEqual([
+      'orders.processed',
+      'orders.dlq',
+      'orders.processed',
+      'orders.checkpoints',
+    ]);
+    const dl = p0.messages[1]!;
+    expect(dl.headers?.[DLQ_HEADERS.errorCode]).toBe('NOT_JSON');
+    expect(dl.headers?.[DLQ_HEADERS.originalOffset]).toBe('1');
+    expect(dl.headers?.traceparent).toEqual(Buffer.from('00-abc'));
+    expect(partitions.map((p) => [p.ok, p.deadLettered])).toEqual([
+      [2, 1],
+      [2, 0],
+    ]);
+  });
+
+  it('stops a partition at its first retriable failure and emits nothing for it or later records', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+
+    // Act
+    const { response } = await processBatch(
+      [batch(0, [10, 11, 12, 13], { 11: 'flaky' }), batch(2, [1])],
+      options(kafka),
+    );
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'orders-0', offset: 11 } },
+    ]);
+    expect(outputs(kafka, 'orders.processed').sort()).toEqual(['out-v1', 'out-v10']);
+    expect(kafka.committed.find((c) => c.id.endsWith('-0'))?.checkpoint?.nextOffset).toBe(11);
+  });
+
+  it('reports nothing and writes nothing when the first record of a partition fails', async () => {
+    const kafka = new MemoryKafka();
+    const { response } = await processBatch([batch(0, [4, 5], { 4: 'flaky' })], options(kafka));
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'orders-0', offset: 4 } },
+    ]);
+    expect(kafka.committed).toEqual([]);
+  });
+
+  it('skips records below the committed checkpoint on redelivery, warm or cold', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+    await processBatch([batch(0, [0, 1, 2], { 2: 'flaky' })], options(kafka));
+
+    // Act: the whole batch again, then again from a "new container" (fresh producers)
+    const warm = await processBatch([batch(0, [0, 1, 2, 3])], options(kafka));
+    kafka.producers.clear();
+    const cold = await processBatch([batch(0, [0, 1, 2, 3, 4])], options(kafka));
+
+    // Assess
+    expect(warm.partitions[0]?.skipped).toBe(2);
+    expect(cold.partitions[0]?.skipped).toBe(4);
+    expect(outputs(kafka, 'orders.processed')).toEqual([
+      'out-v0',
+      'out-v1',
+      'out-v2',
+      'out-v3',
+      'out-v4',
+    ]);
+  });
+
+  it('reports a partition whose commit fails from its first unprocessed offset and re-reads the checkpoint', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+    await processBatch([batch(0, [0, 1])], options(kafka));
+    kafka.failNextWrite = true;
+
+    // Act
+    const failed = await processBatch([batch(0, [0, 1, 2, 3])], options(kafka));
+    const inits = kafka.inits;
+    const retried = await processBatch([batch(0, [2, 3])], options(kafka));
+
+    // Assess
+    expect(failed.response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'orders-0', offset: 2 } },
+    ]);
+    expect(kafka.inits).toBe(inits + 1); // a new producer, initialised before the checkpoint is trusted
+    expect(retried.response.batchItemFailures).toEqual([]);
+    expect(outputs(kafka, 'orders.processed')).toEqual(['out-v0', 'out-v1', 'out-v2', 'out-v3']);
+  });
+
+  it('dead-letters records the decoder flagged, keeping the raw value', async () => {
+    const kafka = new MemoryKafka();
+    const b = batch(0, [0]);
+    b.records[0] = {
+      ...b.records[0]!,
+      value: null,
+      rawValue: '%%%',
+      decodeError: { code: 'INVALID_BASE64', message: 'bad' },
+    };
+    await processBatch([b], options(kafka));
+    const dl = kafka.committed[0]!.messages[0]!;
+    expect(dl.topic).toBe('orders.dlq');
+    expect(dl.value).toEqual(Buffer.from('%%%'));
+    expect(dl.headers?.[DLQ_HEADERS.errorCode]).toBe('INVALID_BASE64');
+  });
+});
