@@ -16,12 +16,16 @@ export const ERROR_CODES = [
   'SCHEMA_VIOLATION',
   'RECORD_TOO_LARGE',
   'UNDECODABLE_DEAD_LETTER',
+  // the event-source mapping gave up on a record (its on-failure destination)
+  'RETRIES_EXHAUSTED',
   // retriable: the world is temporarily bad
   'BROKER_UNAVAILABLE',
   'TRANSACTION_ABORTED',
   'TIMEOUT',
   'PRODUCER_FENCED',
   'TRANSIENT',
+  // a dead letter whose back-off has not run out yet: not a failure, a postponement
+  'BACKOFF_PENDING',
   // configuration: fails at init, never per record
   'CONFIGURATION',
   // a request to produceOrders that is invalid as a whole
@@ -37,6 +41,7 @@ const RETRIABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TIMEOUT',
   'PRODUCER_FENCED',
   'TRANSIENT',
+  'BACKOFF_PENDING',
 ]);
 
 /** Whether a failure with this code may succeed when tried again. */
@@ -80,7 +85,12 @@ export class RetriableError extends PipelineError {
   constructor(
     code: Extract<
       ErrorCode,
-      'BROKER_UNAVAILABLE' | 'TRANSACTION_ABORTED' | 'TIMEOUT' | 'PRODUCER_FENCED' | 'TRANSIENT'
+      | 'BROKER_UNAVAILABLE'
+      | 'TRANSACTION_ABORTED'
+      | 'TIMEOUT'
+      | 'PRODUCER_FENCED'
+      | 'TRANSIENT'
+      | 'BACKOFF_PENDING'
     >,
     message: string,
     options?: { cause?: unknown },

@@ -1,4 +1,5 @@
 import type { KafkaEventRecord, MSKEvent } from '../../src/lib/events/types.ts';
+import type { KcatRecord } from './kcat.ts';
 
 export interface RecordSpec {
   topic: string;
@@ -8,6 +9,8 @@ export interface RecordSpec {
   /** Bytes to encode, `null` for a null value, or `{ raw }` for a literal (possibly invalid) base64 string. */
   value: Buffer | string | null | { raw: string };
   headers?: Record<string, string>;
+  /** `[name, value]` pairs, for names that repeat (order kept); used instead of `headers`. */
+  headerList?: Array<[string, string]>;
   timestamp?: number;
 }
 
@@ -27,7 +30,9 @@ export const mskEvent = (specs: RecordSpec[]): MSKEvent => {
       timestamp: s.timestamp ?? 1_764_000_000_000 + s.offset,
       timestampType: 'CREATE_TIME',
       value,
-      headers: Object.entries(s.headers ?? {}).map(([k, v]) => ({ [k]: [...Buffer.from(v)] })),
+      headers: (s.headerList ?? Object.entries(s.headers ?? {})).map(([k, v]) => ({
+        [k]: [...Buffer.from(v)],
+      })),
     };
     if (s.key !== undefined && s.key !== null) record.key = Buffer.from(s.key).toString('base64');
     const list = records[key] ?? [];
@@ -42,3 +47,22 @@ export const mskEvent = (specs: RecordSpec[]): MSKEvent => {
     records,
   };
 };
+
+/**
+ * Records read back with kcat, as the MSK event Lambda would deliver for them: same
+ * topic, partition, offset, key and value, every header in order (repeated names too).
+ *
+ * @example
+ * await handler(mskEventFromKcat(await kcatRead(config.topics.dlq)));
+ */
+export const mskEventFromKcat = (records: KcatRecord[]): MSKEvent =>
+  mskEvent(
+    records.map((r) => ({
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      key: r.key,
+      value: r.value,
+      headerList: r.headers,
+    })),
+  );

@@ -17,6 +17,7 @@ describe('errors', () => {
       'TIMEOUT',
       'PRODUCER_FENCED',
       'TRANSIENT',
+      'BACKOFF_PENDING',
     ]);
     expect(new PoisonRecordError('NOT_JSON', 'x').retriable).toBe(false);
     expect(new RetriableError('TIMEOUT', 'x').retriable).toBe(true);

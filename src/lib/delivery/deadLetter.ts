@@ -1,4 +1,4 @@
-import { type PipelineError, safeMessage } from '../errors.ts';
+import { type ErrorCode, safeMessage } from '../errors.ts';
 import type { DecodedRecord } from '../events/types.ts';
 import { toOutboundHeaders } from '../kafka/headers.ts';
 import type { OutboundMessage } from '../kafka/types.ts';
@@ -22,6 +22,15 @@ export const DLQ_HEADERS = {
 
 export type DeadLetterSource = 'handler' | 'esm-on-failure';
 
+/**
+ * `x-dlq-error-code` of a record the event-source mapping gave up on (an AWS
+ * on-failure envelope): no handler error names it, so it is not an {@link ErrorCode}.
+ */
+export const ON_FAILURE_ERROR_CODE = 'RETRIES_EXHAUSTED' satisfies ErrorCode;
+
+/** Every value `x-dlq-error-code` can take. */
+export type DeadLetterErrorCode = ErrorCode;
+
 /** Bound on `x-dlq-error-message`: headers are not the place for stack traces. */
 export const DLQ_MESSAGE_MAX = 256;
 
@@ -41,7 +50,7 @@ const lastText = (record: DecodedRecord, name: string): string | undefined => {
  */
 export const deadLetter = (
   record: DecodedRecord,
-  error: Pick<PipelineError, 'code' | 'message'>,
+  error: { readonly code: DeadLetterErrorCode; readonly message: string },
   options: {
     topic: string;
     now: Date;
@@ -61,12 +70,14 @@ export const deadLetter = (
   headers[DLQ_HEADERS.originalTopic] = redelivered
     ? lastText(record, DLQ_HEADERS.originalTopic)!
     : record.topic;
-  headers[DLQ_HEADERS.originalPartition] = redelivered
-    ? lastText(record, DLQ_HEADERS.originalPartition)!
-    : String(record.partition);
-  headers[DLQ_HEADERS.originalOffset] = redelivered
-    ? lastText(record, DLQ_HEADERS.originalOffset)!
-    : String(record.offset);
+  // a record holding only part of the contract (written by hand, truncated) still
+  // gets a complete set: never an undefined header value
+  headers[DLQ_HEADERS.originalPartition] =
+    (redelivered ? lastText(record, DLQ_HEADERS.originalPartition) : undefined) ??
+    String(record.partition);
+  headers[DLQ_HEADERS.originalOffset] =
+    (redelivered ? lastText(record, DLQ_HEADERS.originalOffset) : undefined) ??
+    String(record.offset);
   headers[DLQ_HEADERS.originalTimestamp] = redelivered
     ? (lastText(record, DLQ_HEADERS.originalTimestamp) ?? new Date(record.timestamp).toISOString())
     : new Date(record.timestamp).toISOString();

@@ -1,0 +1,94 @@
+import type { Context } from 'aws-lambda';
+import { functionPrefix, type PipelineConfig } from '../config.ts';
+import { PoisonRecordError } from '../errors.ts';
+import { decodeKafkaEvent } from '../events/decode.ts';
+import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
+import type { OutboundMessage } from '../kafka/types.ts';
+import { evaluateOrder } from '../orders/rules.ts';
+import { parseOrder } from '../orders/schema.ts';
+import {
+  type DeliveryKafka,
+  type DeliveryTelemetry,
+  type PartitionResult,
+  processBatch,
+  type RecordOutcome,
+} from './processBatch.ts';
+
+/** Headers that travel from an order to its result (W3C trace context). */
+const CARRIED_HEADERS = ['traceparent', 'tracestate'] as const;
+
+/**
+ * The pure part of processOrders for one record: decode the order, apply the
+ * rules, build the result message. Throws a poison error for a bad record.
+ */
+export const orderResultFor = (
+  record: DecodedRecord,
+  options: { processedTopic: string; now: Date },
+): OutboundMessage => {
+  if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
+  const order = parseOrder(record.value);
+  const result = evaluateOrder(order, {
+    now: options.now,
+    source: { topic: record.topic, partition: record.partition, offset: record.offset },
+  });
+  const headers: Record<string, Buffer[]> = {};
+  for (const name of CARRIED_HEADERS) {
+    const v = record.headers.get(name);
+    if (v) headers[name] = v;
+  }
+  return {
+    topic: options.processedTopic,
+    key: order.orderId,
+    value: JSON.stringify(result),
+    headers,
+  };
+};
+
+export interface ProcessOrdersDeps {
+  config: PipelineConfig;
+  /** The function's name in serverless.yml; part of transactional ids. */
+  functionName?: string;
+  kafka: () => Promise<DeliveryKafka>;
+  now?: () => Date;
+  telemetry?: DeliveryTelemetry;
+  onOutcome?: (outcome: RecordOutcome) => void;
+  onBatch?: (summary: { partitions: PartitionResult[]; response: KafkaBatchResponse }) => void;
+  /** Fault injection for tests: may throw to simulate a failing dependency or a crash. */
+  beforeRecord?: (record: DecodedRecord) => void | Promise<void>;
+  afterCommit?: (result: PartitionResult) => void | Promise<void>;
+}
+
+/**
+ * Builds the processOrders Lambda handler. Configuration is read once by the
+ * caller; the Kafka client is created on first use and kept for warm invocations.
+ *
+ * @example
+ * export const handler = createProcessOrdersHandler({ config: readPipelineConfig(), kafka: () => client });
+ */
+export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
+  const prefix = functionPrefix(deps.config, deps.functionName ?? 'processOrders');
+  const now = deps.now ?? (() => new Date());
+  const { topics } = deps.config;
+  return async (event: unknown, _context?: Partial<Context>): Promise<KafkaBatchResponse> => {
+    const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
+    const kafka = await deps.kafka();
+    const { response, partitions: results } = await processBatch(partitions, {
+      kafka,
+      transactionalIdPrefix: prefix,
+      checkpointGroup: `${prefix}.checkpoints`,
+      checkpointTopic: topics.checkpoints,
+      deadLetterTopic: topics.dlq,
+      backoff: { baseMs: deps.config.dlqBackoffBaseMs, maxMs: deps.config.dlqBackoffMaxMs },
+      now,
+      processRecord: async (record) => {
+        await deps.beforeRecord?.(record);
+        return [orderResultFor(record, { processedTopic: topics.processed, now: now() })];
+      },
+      telemetry: deps.telemetry,
+      onOutcome: deps.onOutcome,
+      afterCommit: deps.afterCommit,
+    });
+    deps.onBatch?.({ partitions: results, response });
+    return response;
+  };
+};

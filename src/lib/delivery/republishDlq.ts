@@ -1,0 +1,392 @@
+/**
+ * republishDlq: gives dead letters another chance. Each record of the DLQ is sent
+ * back to the topic it came from, one attempt later, once its back-off has passed,
+ * or to the parking lot when its attempts are spent or it cannot be understood.
+ *
+ * ## What it reads
+ *
+ * - **Dead letters of processOrders**: the original key, value and headers plus the
+ *   `x-dlq-*` contract (README "Dead letters"). Republished unchanged except
+ *   `x-dlq-attempts`, which goes up by one; the `x-dlq-*` history and W3C trace
+ *   context travel with the record. `x-dlq-failed-at` stays the time of the last
+ *   failure: a republish is not a failure.
+ * - **AWS on-failure envelopes** (a `kafka://` on-failure destination): the record in
+ *   the envelope's payload is republished with its own key, value and headers and a
+ *   fresh `x-dlq-*` set (`x-dlq-source: esm-on-failure`, `x-dlq-error-code:
+ *   RETRIES_EXHAUSTED`, failure time = the envelope's timestamp). An envelope is told
+ *   apart by its value, before any header is looked at, so headers AWS might copy
+ *   onto the envelope message cannot make it pass for a handler's dead letter.
+ * - **Anything else** (no usable `x-dlq-*` headers and not an envelope) goes to the
+ *   parking lot with `x-dlq-error-code: UNDECODABLE_DEAD_LETTER`: never dropped, and
+ *   the batch goes on.
+ *
+ * ## Attempts
+ *
+ * A dead letter carries the number of times the record was processed and failed
+ * (1 after the first failure). While it is below `config.dlqMaxAttempts` the record
+ * is republished with attempts + 1; at the maximum it is parked with every header.
+ * With the default maximum 3: orders → dlq (1) → orders (2) → dlq (2) → orders (3)
+ * → dlq (3) → parking lot. Also parked at once: records whose bytes were never known
+ * (`x-dlq-value-encoding` set), envelopes for `MaximumPayloadSizeExceeded` (Lambda
+ * can never deliver them), and dead letters naming a topic this function does not
+ * republish to (`republishTopics`, by default only the orders topic: the DLQ must
+ * not become a way to write anywhere the function's role can).
+ *
+ * ## Back-off (`x-dlq-not-before`)
+ *
+ * A record whose `x-dlq-not-before` lies in the future is not republished before then.
+ * The wait happens in-process (a timer, no polling) when it fits the invocation: at
+ * most `maxWaitMs` (default 10 s), and ending `marginMs` (default 5 s) before
+ * `context.getRemainingTimeInMillis()` runs out, leaving time to commit. A longer wait
+ * stops the partition at that record: earlier records commit, the record is reported
+ * in `batchItemFailures`, and Lambda delivers the partition again from there (the
+ * local event-source mapping retries with back-off). Records of a partition are
+ * handled in offset order, so a waiting record holds back every later record of its
+ * partition, due or not; other partitions of the batch run on in parallel.
+ *
+ * Each stop counts as a retry of the DLQ's event-source mapping: give that mapping
+ * `MaximumRetryAttempts: -1`, no `MaximumRecordAgeInSeconds`, and no on-failure
+ * destination (with one, AWS caps retries at 10), or a long back-off turns into a
+ * lost record.
+ *
+ * ## Delivery
+ *
+ * All of it runs through {@link processBatch}: one transaction per DLQ partition
+ * holding the republished records, the parked ones and the checkpoint, so a DLQ batch
+ * delivered again republishes nothing twice. A record the decoder could not read
+ * (bad base64, too large) is dead-lettered by `processBatch` into the parking lot.
+ */
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import type { Context } from 'aws-lambda';
+import { functionPrefix, type PipelineConfig } from '../config.ts';
+import { PoisonRecordError, RetriableError } from '../errors.ts';
+import { decodeKafkaEvent } from '../events/decode.ts';
+import { parseOnFailureEnvelope } from '../events/onFailureEnvelope.ts';
+import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
+import { lastHeader, toOutboundHeaders } from '../kafka/headers.ts';
+import type { OutboundMessage } from '../kafka/types.ts';
+import {
+  type DeadLetterSource,
+  DLQ_HEADERS,
+  deadLetter,
+  ON_FAILURE_ERROR_CODE,
+} from './deadLetter.ts';
+import {
+  type DeliveryKafka,
+  type PartitionResult,
+  processBatch,
+  type RecordOutcome,
+} from './processBatch.ts';
+
+/** Why a record went to the parking lot. */
+export const PARK_REASONS = [
+  /** `x-dlq-attempts` reached the configured maximum. */
+  'ATTEMPTS_EXHAUSTED',
+  /** Neither a dead letter with the `x-dlq-*` contract nor an AWS on-failure envelope. */
+  'UNDECODABLE',
+  /** Understood, but republishing cannot help or is not allowed. */
+  'NOT_REPUBLISHABLE',
+] as const;
+
+export type ParkReason = (typeof PARK_REASONS)[number];
+
+/** What to do with one DLQ record. */
+export type RepublishDecision =
+  | {
+      action: 'republish';
+      /** The attempt number the republished record carries. */
+      attempts: number;
+      source: DeadLetterSource;
+      message: OutboundMessage;
+    }
+  | { action: 'park'; reason: ParkReason; attempts: number; message: OutboundMessage }
+  | {
+      action: 'wait';
+      /** From `x-dlq-not-before`. */
+      notBefore: Date;
+      waitMs: number;
+      attempts: number;
+    };
+
+export interface RepublishOptions {
+  now: Date;
+  /** `config.dlqMaxAttempts`: a dead letter with this many attempts is parked. */
+  maxAttempts: number;
+  parkingLotTopic: string;
+  /** Topics a dead letter may be sent back to; any other is parked. */
+  republishTopics: ReadonlySet<string>;
+  /** Back-off written into `x-dlq-not-before` of the dead letter built from an envelope. */
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+const lastText = (record: DecodedRecord, name: string): string | undefined => {
+  const values = record.headers.get(name);
+  const last = values?.[values.length - 1];
+  return last === undefined ? undefined : last.toString('utf8');
+};
+
+const positiveInt = (text: string | undefined): number | undefined => {
+  if (text === undefined || !/^\d{1,9}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n > 0 ? n : undefined;
+};
+
+/** A dead letter rebuilt as a decoded record, so both kinds take the same path. */
+const asRecord = (message: OutboundMessage, like: DecodedRecord): DecodedRecord => {
+  const headers = new Map<string, Buffer[]>();
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const values = Array.isArray(value) ? value : [value];
+    headers.set(
+      name,
+      values.map((v) => (typeof v === 'string' ? Buffer.from(v) : v)),
+    );
+  }
+  const toBuffer = (v: Buffer | string | null) => (typeof v === 'string' ? Buffer.from(v) : v);
+  return { ...like, key: toBuffer(message.key), value: toBuffer(message.value), headers };
+};
+
+const failureTime = (envelopeTimestamp: string, record: DecodedRecord, now: Date): Date => {
+  const at = new Date(envelopeTimestamp);
+  if (envelopeTimestamp !== '' && !Number.isNaN(at.getTime())) return at;
+  return record.timestamp >= 0 ? new Date(record.timestamp) : now;
+};
+
+const park = (
+  record: DecodedRecord,
+  reason: ParkReason,
+  attempts: number,
+  options: RepublishOptions,
+): RepublishDecision => ({
+  action: 'park',
+  reason,
+  attempts,
+  message: {
+    topic: options.parkingLotTopic,
+    key: record.key,
+    value: record.value,
+    headers: toOutboundHeaders(record.headers),
+  },
+});
+
+const undecodable = (record: DecodedRecord, why: string, options: RepublishOptions) => {
+  const letter = deadLetter(record, new PoisonRecordError('UNDECODABLE_DEAD_LETTER', why), {
+    topic: options.parkingLotTopic,
+    now: options.now,
+  });
+  const attempts = positiveInt(lastHeader(letter.headers, DLQ_HEADERS.attempts)) ?? 1;
+  return { action: 'park', reason: 'UNDECODABLE', attempts, message: letter } as const;
+};
+
+/**
+ * Reads a DLQ record as a dead letter with the `x-dlq-*` contract: directly when
+ * processOrders wrote it, rebuilt from the payload when it is an AWS on-failure
+ * envelope. `undefined` when it is neither; a park decision when it is an envelope
+ * whose record cannot be republished.
+ */
+const readDeadLetter = (
+  record: DecodedRecord,
+  options: RepublishOptions,
+): { letter: DecodedRecord; source: DeadLetterSource } | RepublishDecision | undefined => {
+  const envelope = record.value === null ? undefined : parseOnFailureEnvelope(record.value);
+  if (envelope) {
+    const { original } = envelope;
+    const tooLarge = envelope.condition === 'MaximumPayloadSizeExceeded';
+    const code = tooLarge
+      ? 'RECORD_TOO_LARGE'
+      : (original.decodeError?.code ?? ON_FAILURE_ERROR_CODE);
+    const invokes = envelope.approximateInvokeCount;
+    const detail = [
+      `${envelope.condition} after ${invokes} invocation${invokes === 1 ? '' : 's'}`,
+      envelope.functionError && `(${envelope.functionError})`,
+      original.decodeError && `; ${original.decodeError.message}`,
+    ];
+    const message = deadLetter(
+      original,
+      { code, message: `AWS on-failure destination: ${detail.filter(Boolean).join(' ')}` },
+      {
+        topic: options.parkingLotTopic,
+        now: failureTime(envelope.timestamp, record, options.now),
+        source: 'esm-on-failure',
+        backoff: options.backoff,
+      },
+    );
+    const letter = asRecord(message, record);
+    if (tooLarge || original.decodeError) {
+      // the record never reached the function, or its bytes were never known
+      return park(
+        letter,
+        'NOT_REPUBLISHABLE',
+        positiveInt(lastText(letter, DLQ_HEADERS.attempts)) ?? 1,
+        options,
+      );
+    }
+    return { letter, source: 'esm-on-failure' };
+  }
+  const topic = lastText(record, DLQ_HEADERS.originalTopic);
+  const attempts = positiveInt(lastText(record, DLQ_HEADERS.attempts));
+  if (topic === undefined || !TOPIC_NAME.test(topic) || attempts === undefined) return undefined;
+  return { letter: record, source: 'handler' };
+};
+
+/**
+ * Decides what happens to one DLQ record: republish it to its original topic with
+ * `x-dlq-attempts` + 1, park it, or wait for its `x-dlq-not-before`. Pure: no I/O,
+ * the clock comes in `options.now`.
+ *
+ * @example
+ * const decision = republishDecision(record, {
+ *   now: new Date(), maxAttempts: 3, parkingLotTopic: 'orders.parking-lot',
+ *   republishTopics: new Set(['orders']),
+ * });
+ * if (decision.action !== 'wait') messages.push(decision.message);
+ */
+export const republishDecision = (
+  record: DecodedRecord,
+  options: RepublishOptions,
+): RepublishDecision => {
+  const read = readDeadLetter(record, options);
+  if (read === undefined)
+    return undecodable(record, 'neither x-dlq-* headers nor an AWS on-failure envelope', options);
+  if ('action' in read) return read;
+
+  const { letter, source } = read;
+  const attempts = positiveInt(lastText(letter, DLQ_HEADERS.attempts)) ?? 1;
+  const topic = lastText(letter, DLQ_HEADERS.originalTopic)!;
+  if (attempts >= options.maxAttempts) return park(letter, 'ATTEMPTS_EXHAUSTED', attempts, options);
+  if (letter.headers.has(DLQ_HEADERS.valueEncoding))
+    // the value is the event's raw text, not the bytes the producer wrote
+    return park(letter, 'NOT_REPUBLISHABLE', attempts, options);
+  if (!options.republishTopics.has(topic))
+    return park(letter, 'NOT_REPUBLISHABLE', attempts, options);
+
+  const notBefore = new Date(lastText(letter, DLQ_HEADERS.notBefore) ?? '');
+  // an unreadable not-before holds nothing back: a bad header must not stall a partition
+  const waitMs = Number.isNaN(notBefore.getTime())
+    ? 0
+    : notBefore.getTime() - options.now.getTime();
+  if (waitMs > 0) return { action: 'wait', notBefore, waitMs, attempts };
+
+  const headers = toOutboundHeaders(letter.headers);
+  headers[DLQ_HEADERS.attempts] = String(attempts + 1);
+  return {
+    action: 'republish',
+    attempts: attempts + 1,
+    source,
+    // no partition: the key decides, as it did for the producer; no timestamp: a
+    // fresh one, or retention and MaximumRecordAgeInSeconds would see an old record
+    message: { topic, key: letter.key, value: letter.value, headers },
+  };
+};
+
+/** How long an invocation may wait in-process for a record's back-off. */
+export interface BackoffLimits {
+  /** Longest single wait. Default 10 s. */
+  maxWaitMs?: number;
+  /** Time kept free before the invocation's deadline (to commit). Default 5 s. */
+  marginMs?: number;
+}
+
+/**
+ * Whether to wait `waitMs` in-process or stop the partition now. Pure.
+ *
+ * @param remainingMs the invocation's remaining time now; `undefined` when unknown
+ *   (no Lambda context): only `maxWaitMs` bounds the wait.
+ * @example
+ * backoffStep(1_500, 60_000) // { action: 'sleep', ms: 1500 }
+ * backoffStep(30_000, 60_000) // { action: 'stop' }: longer than maxWaitMs
+ * backoffStep(1_500, 6_000) // { action: 'stop' }: would eat into the 5 s margin
+ */
+export const backoffStep = (
+  waitMs: number,
+  remainingMs: number | undefined,
+  limits: BackoffLimits = {},
+): { action: 'sleep'; ms: number } | { action: 'stop' } => {
+  const budget = Math.min(
+    limits.maxWaitMs ?? 10_000,
+    remainingMs === undefined ? Number.POSITIVE_INFINITY : remainingMs - (limits.marginMs ?? 5_000),
+  );
+  return waitMs <= budget ? { action: 'sleep', ms: Math.max(0, waitMs) } : { action: 'stop' };
+};
+
+export interface RepublishDlqDeps {
+  config: PipelineConfig;
+  /** The function's name in serverless.yml; part of transactional ids. */
+  functionName?: string;
+  kafka: () => Promise<DeliveryKafka>;
+  /** Topics dead letters may go back to. Default: the orders topic. */
+  republishTopics?: readonly string[];
+  backoffLimits?: BackoffLimits;
+  now?: () => Date;
+  /** Test seam: how the handler waits. Default a timer. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Every decision as it is made (before its partition's transaction commits). */
+  onDecision?: (record: DecodedRecord, decision: RepublishDecision) => void;
+  onOutcome?: (outcome: RecordOutcome) => void;
+  onBatch?: (summary: { partitions: PartitionResult[]; response: KafkaBatchResponse }) => void;
+  afterCommit?: (result: PartitionResult) => void | Promise<void>;
+}
+
+/**
+ * Builds the republishDlq Lambda handler for the DLQ's event-source mapping.
+ * Configuration is read once by the caller; the Kafka client is created on first use
+ * and kept for warm invocations. See the module comment for the rules and the back-off.
+ *
+ * @example
+ * export const handler = createRepublishDlqHandler({ config: readPipelineConfig(), kafka: () => client });
+ */
+export const createRepublishDlqHandler = (deps: RepublishDlqDeps) => {
+  const prefix = functionPrefix(deps.config, deps.functionName ?? 'republishDlq');
+  const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? ((ms: number) => sleepFor(ms));
+  const { topics } = deps.config;
+  const decisionOptions = {
+    maxAttempts: deps.config.dlqMaxAttempts,
+    parkingLotTopic: topics.parkingLot,
+    republishTopics: new Set(deps.republishTopics ?? [topics.orders]),
+    backoff: { baseMs: deps.config.dlqBackoffBaseMs, maxMs: deps.config.dlqBackoffMaxMs },
+  };
+
+  return async (event: unknown, context?: Partial<Context>): Promise<KafkaBatchResponse> => {
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const deadline = remaining === undefined ? undefined : Date.now() + remaining;
+    const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
+    const kafka = await deps.kafka();
+
+    const processRecord = async (record: DecodedRecord): Promise<OutboundMessage[]> => {
+      let decision = republishDecision(record, { ...decisionOptions, now: now() });
+      if (decision.action === 'wait') {
+        const remainingNow = deadline === undefined ? undefined : deadline - Date.now();
+        const step = backoffStep(decision.waitMs, remainingNow, deps.backoffLimits);
+        if (step.action === 'sleep') {
+          await sleep(step.ms);
+          decision = republishDecision(record, { ...decisionOptions, now: now() });
+        }
+      }
+      deps.onDecision?.(record, decision);
+      if (decision.action === 'wait') {
+        throw new RetriableError(
+          'BACKOFF_PENDING',
+          `back-off: not before ${decision.notBefore.toISOString()} (${decision.waitMs} ms more)`,
+        );
+      }
+      return [decision.message];
+    };
+
+    const { response, partitions: results } = await processBatch(partitions, {
+      kafka,
+      transactionalIdPrefix: prefix,
+      checkpointGroup: `${prefix}.checkpoints`,
+      checkpointTopic: topics.checkpoints,
+      // what the decoder cannot read cannot be republished either
+      deadLetterTopic: topics.parkingLot,
+      now,
+      processRecord,
+      onOutcome: deps.onOutcome,
+      afterCommit: deps.afterCommit,
+    });
+    deps.onBatch?.({ partitions: results, response });
+    return response;
+  };
+};
