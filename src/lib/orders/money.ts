@@ -114,7 +114,13 @@ export const formatMinorUnits = (minor: number, currency: CurrencyCode): string 
   return `${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
 };
 
-/** `a × b` for non-negative safe integers, or `undefined` when the product is not a safe integer. */
+/**
+ * `a × b` for non-negative safe integers, or `undefined` when the product is not a safe integer.
+ *
+ * @example
+ * checkedMultiply(3, 1230)                     // 3690
+ * checkedMultiply(Number.MAX_SAFE_INTEGER, 2)  // undefined
+ */
 export const checkedMultiply = (a: number, b: number): number | undefined => {
   // A product of two safe integers is exact in a double while it stays below 2^53,
   // and rounds to 2^53 or more when it does not, so the check is exact.
@@ -122,7 +128,13 @@ export const checkedMultiply = (a: number, b: number): number | undefined => {
   return Number.isSafeInteger(product) ? product : undefined;
 };
 
-/** `a + b` for non-negative safe integers, or `undefined` when the sum is not a safe integer. */
+/**
+ * `a + b` for non-negative safe integers, or `undefined` when the sum is not a safe integer.
+ *
+ * @example
+ * checkedAdd(1230, 899)                    // 2129
+ * checkedAdd(Number.MAX_SAFE_INTEGER, 1)   // undefined
+ */
 export const checkedAdd = (a: number, b: number): number | undefined => {
   const sum = a + b;
   return Number.isSafeInteger(sum) ? sum : undefined;

@@ -1,4 +1,6 @@
-import { z } from 'zod';
+// zod/mini: the same validator as 'zod' with a functional API that bundles to ~25 kB
+// instead of ~440 kB, which cuts cold-start import time (the init budget is +80 ms).
+import * as z from 'zod/mini';
 import { PoisonRecordError } from '../errors.ts';
 import { CURRENCY_CODES, type CurrencyCode, toMinorUnits } from './money.ts';
 
@@ -9,24 +11,30 @@ export const MAX_QUANTITY = 100_000;
 /** Longest accepted `unitPrice` string; anything longer cannot be a safe integer anyway. */
 const MAX_DECIMAL_LENGTH = 32;
 
-const identifier = (what: string) =>
-  z.string().regex(ID_PATTERN, { error: `${what} must be 1-64 characters of A-Z a-z 0-9 . _ : -` });
+const identifier = (what: string) => {
+  const error = `${what} must be 1-64 characters of A-Z a-z 0-9 . _ : -`;
+  return z.string({ error }).check(z.regex(ID_PATTERN, { error }));
+};
 
 const lineItemInput = z.object({
   sku: identifier('sku'),
   quantity: z
     .int({ error: 'quantity must be an integer' })
-    .min(1, { error: 'quantity must be at least 1' })
-    .max(MAX_QUANTITY, { error: `quantity must be at most ${MAX_QUANTITY}` }),
+    .check(
+      z.minimum(1, { error: 'quantity must be at least 1' }),
+      z.maximum(MAX_QUANTITY, { error: `quantity must be at most ${MAX_QUANTITY}` }),
+    ),
   // Money is never a JSON number with a fraction: either exact minor units or a decimal string.
-  unitPriceMinor: z
-    .int({ error: 'unitPriceMinor must be a safe integer' })
-    .min(0, { error: 'unitPriceMinor must not be negative' })
-    .optional(),
-  unitPrice: z
-    .string({ error: 'unitPrice must be a decimal string such as "12.34"' })
-    .max(MAX_DECIMAL_LENGTH, { error: 'unitPrice is too long' })
-    .optional(),
+  unitPriceMinor: z.optional(
+    z
+      .int({ error: 'unitPriceMinor must be a safe integer' })
+      .check(z.minimum(0, { error: 'unitPriceMinor must not be negative' })),
+  ),
+  unitPrice: z.optional(
+    z
+      .string({ error: 'unitPrice must be a decimal string such as "12.34"' })
+      .check(z.maxLength(MAX_DECIMAL_LENGTH, { error: 'unitPrice is too long' })),
+  ),
 });
 
 /** One line item of a parsed order: the price is always in exact minor units. */
@@ -57,8 +65,8 @@ const PRICE_PROBLEMS = {
  * `unitPriceMinor`. Its output is itself a valid input, so a parsed order can be
  * serialised and parsed again unchanged.
  */
-export const orderSchema = z
-  .object({
+export const orderSchema = z.pipe(
+  z.object({
     orderId: identifier('orderId'),
     customerId: identifier('customerId'),
     currency: z.enum(CURRENCY_CODES, { error: 'currency must be an active ISO 4217 code' }),
@@ -66,35 +74,30 @@ export const orderSchema = z
       offset: true,
       error: 'createdAt must be an ISO-8601 date-time with Z or an offset',
     }),
-    items: z
-      .array(lineItemInput)
-      .min(1, { error: 'items must hold at least one line item' })
-      .max(MAX_LINE_ITEMS, { error: `items must hold at most ${MAX_LINE_ITEMS} line items` }),
-  })
-  .transform((input, ctx): Order => {
+    items: z.array(lineItemInput).check(
+      z.minLength(1, { error: 'items must hold at least one line item' }),
+      z.maxLength(MAX_LINE_ITEMS, {
+        error: `items must hold at most ${MAX_LINE_ITEMS} line items`,
+      }),
+    ),
+  }),
+  z.transform((input, ctx): Order => {
+    const issue = (path: PropertyKey[], message: string) =>
+      ctx.issues.push({ code: 'custom', path, message, input: undefined });
     const items: OrderLineItem[] = [];
     for (const [index, item] of input.items.entries()) {
       const path = ['items', index];
       let unitPriceMinor: number | undefined;
       if (item.unitPrice !== undefined && item.unitPriceMinor !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path,
-          message: 'give either unitPriceMinor or unitPrice, not both',
-        });
+        issue(path, 'give either unitPriceMinor or unitPrice, not both');
       } else if (item.unitPriceMinor !== undefined) {
         unitPriceMinor = item.unitPriceMinor;
       } else if (item.unitPrice !== undefined) {
         const converted = toMinorUnits(item.unitPrice, input.currency);
         if (converted.ok) unitPriceMinor = converted.minor;
-        else
-          ctx.addIssue({
-            code: 'custom',
-            path: [...path, 'unitPrice'],
-            message: PRICE_PROBLEMS[converted.problem],
-          });
+        else issue([...path, 'unitPrice'], PRICE_PROBLEMS[converted.problem]);
       } else {
-        ctx.addIssue({ code: 'custom', path, message: 'unitPriceMinor or unitPrice is required' });
+        issue(path, 'unitPriceMinor or unitPrice is required');
       }
       if (unitPriceMinor !== undefined)
         items.push({ sku: item.sku, quantity: item.quantity, unitPriceMinor });
@@ -106,7 +109,8 @@ export const orderSchema = z
       createdAt: input.createdAt,
       items,
     };
-  });
+  }),
+);
 
 /** An order as a producer may send it (prices as `unitPriceMinor` or `unitPrice`). */
 export type OrderInput = z.input<typeof orderSchema>;
@@ -142,7 +146,7 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
 
 // Zod's messages name the expectation, never the received value, and paths only
 // hold schema keys (unknown keys are stripped) and indexes: nothing of the payload leaks.
-const toIssues = (error: z.ZodError): OrderIssue[] =>
+const toIssues = (error: z.core.$ZodError): OrderIssue[] =>
   error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
 
 const describeIssues = (issues: ReadonlyArray<OrderIssue>): string => {
