@@ -377,27 +377,57 @@ const emulatorAnswers = async (url: string) => {
   }
 };
 
-const ensureMotoVenv = () => {
-  const venv = join(CACHE_DIR, `moto-${MOTO_VERSION}`);
-  const bin = join(venv, 'bin', 'moto_server');
-  if (existsSync(bin)) return bin;
-  say(`creating Python venv with moto[server]==${MOTO_VERSION} in ${venv} (once)`);
-  const mk = spawnSync('python3', ['-m', 'venv', venv], { encoding: 'utf8' });
-  if (mk.error)
-    throw new StackError('python3 not found on PATH: it is needed for the AWS emulator (moto)');
-  if (mk.status !== 0) throw new StackError(`python3 -m venv failed: ${mk.stderr.trim()}`);
-  const pip = spawnSync(
-    join(venv, 'bin', 'pip'),
-    ['install', '-q', '-r', join(ROOT, 'scripts/requirements-moto.txt')],
-    { encoding: 'utf8' },
-  );
-  if (pip.status !== 0 || !existsSync(bin)) {
-    rmSync(venv, { recursive: true, force: true });
-    throw new StackError(
-      `pip install moto[server] failed: ${(pip.stderr ?? '').trim().split('\n').slice(-2).join(' ')}`,
-    );
+/**
+ * The project's Python tools (moto's server, cfn-lint) in a venv of their own,
+ * created once from scripts/requirements-moto.txt. Returns the venv's bin folder.
+ */
+export const ensurePythonTools = (): string => {
+  const venv = join(CACHE_DIR, `python-tools-moto-${MOTO_VERSION}`);
+  const bin = join(venv, 'bin');
+  // a marker written last: a venv without it was cut off half-way and is made again
+  const ready = join(venv, '.installed');
+  if (existsSync(ready)) return bin;
+  // the integration tests' global setup and a unit test may both get here at once
+  // on a fresh machine: one creates, the other waits (a venv cannot be moved into
+  // place afterwards, its scripts carry absolute paths)
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const lock = `${venv}.lock`;
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(ready)) return bin;
+      if (Date.now() > deadline)
+        throw new StackError(`timed out waiting for ${lock} (remove it if no install runs)`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
   }
-  return bin;
+  try {
+    if (existsSync(ready)) return bin;
+    rmSync(venv, { recursive: true, force: true });
+    say(`creating Python venv with moto[server]==${MOTO_VERSION} and cfn-lint in ${venv} (once)`);
+    const mk = spawnSync('python3', ['-m', 'venv', venv], { encoding: 'utf8' });
+    if (mk.error)
+      throw new StackError('python3 not found on PATH: it is needed for the AWS emulator (moto)');
+    if (mk.status !== 0) throw new StackError(`python3 -m venv failed: ${mk.stderr.trim()}`);
+    const pip = spawnSync(
+      join(bin, 'pip'),
+      ['install', '-q', '-r', join(ROOT, 'scripts/requirements-moto.txt')],
+      { encoding: 'utf8' },
+    );
+    if (pip.status !== 0 || !existsSync(join(bin, 'moto_server'))) {
+      rmSync(venv, { recursive: true, force: true });
+      throw new StackError(
+        `pip install of scripts/requirements-moto.txt failed: ${(pip.stderr ?? '').trim().split('\n').slice(-2).join(' ')}`,
+      );
+    }
+    writeFileSync(ready, new Date().toISOString());
+    return bin;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 };
 
 export const startEmulator = async (): Promise<{ url: string; started: boolean }> => {
@@ -411,7 +441,7 @@ export const startEmulator = async (): Promise<{ url: string; started: boolean }
     throw new StackError(
       `port ${MOTO_PORT} is already in use by a process this stack did not start: set MOTO_PORT or AWS_ENDPOINT_URL`,
     );
-  const bin = ensureMotoVenv();
+  const bin = join(ensurePythonTools(), 'moto_server');
   mkdirSync(STATE_DIR, { recursive: true });
   const newPid = spawnDetached(
     bin,

@@ -5,7 +5,10 @@
  */
 import { readPipelineConfig } from '../lib/config.ts';
 import { kafkaFromEnvironment } from '../lib/kafka/index.ts';
-import { createProduceOrdersHandler, readIdempotencySettings } from '../lib/producer/produceOrders.ts';
+import {
+  createProduceOrdersHandler,
+  readIdempotencySettings,
+} from '../lib/producer/produceOrders.ts';
 
 const config = readPipelineConfig();
 const kafka = kafkaFromEnvironment();

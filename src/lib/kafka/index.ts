@@ -2,13 +2,18 @@
  * Public face of the Kafka module: the client, its types, and the one way the
  * handlers get a client from their environment.
  */
-import { type KafkaClient as KafkaClientType, KafkaClient } from './client.ts';
+import { KafkaClient, type KafkaClient as KafkaClientType } from './client.ts';
 import { buildKafkaConfig, type ConnectionDeps, readConnectionSettings } from './connection.ts';
 
 export type { KafkaClientConfig, PlacedMessage, TransactionalProducer } from './client.ts';
 export { KafkaClient } from './client.ts';
 export { buildKafkaConfig, readConnectionSettings, resolveBrokers } from './connection.ts';
-export type { OutboundHeaders, OutboundMessage, TransactionalCheckpoint, WrittenRecord } from './types.ts';
+export type {
+  OutboundHeaders,
+  OutboundMessage,
+  TransactionalCheckpoint,
+  WrittenRecord,
+} from './types.ts';
 
 /**
  * Reads the connection settings now (a misconfiguration fails the Lambda init with
