@@ -1,0 +1,69 @@
+/**
+ * Telemetry of the pipeline's functions: OpenTelemetry traces (SDK loaded only when an
+ * OTLP endpoint is set), Powertools JSON logs and EMF metrics, and the wrapper that
+ * delivers them before a handler returns.
+ *
+ * @example
+ * const tracing = await getTracing();
+ * const logger = createLogger();
+ * const metrics = createMetrics();
+ * export const handler = withTelemetry(
+ *   createProcessOrdersHandler({
+ *     config,
+ *     kafka,
+ *     telemetry: deliveryTelemetry({ tracing, consumerGroup, destinations: [topics.processed, topics.dlq] }),
+ *     onOutcome: (o) => { metrics.recordOutcome(o); logRecordOutcome(logger, o); },
+ *   }),
+ *   { tracing, logger, metrics },
+ * );
+ */
+export {
+  createLogger,
+  DEBUG_VALUE_MAX,
+  isSensitiveHeader,
+  logRecordOutcome,
+  outcomeLogger,
+  type PipelineLoggerOptions,
+  type RecordLogFields,
+  recordDebugDetail,
+  recordFields,
+} from './logger.ts';
+export {
+  BATCH_SIZE,
+  COUNTERS,
+  type CounterName,
+  createMetrics,
+  DEFAULT_METRICS_NAMESPACE,
+  LAG_MS,
+  PipelineMetrics,
+  type PipelineMetricsOptions,
+} from './metrics.ts';
+export {
+  formatTraceparent,
+  parseTraceparent,
+  randomTraceparent,
+  recordTraceparent,
+  TRACEPARENT,
+  TRACESTATE,
+  type TraceParent,
+} from './traceparent.ts';
+export {
+  createTracing,
+  DEFAULT_FLUSH_TIMEOUT_MS,
+  type DeliveryTelemetryOptions,
+  deliveryTelemetry,
+  extractContext,
+  getTracing,
+  type InvocationTelemetry,
+  injectContext,
+  NOOP_TRACING,
+  otlpTracesUrl,
+  type ProducerSpan,
+  type ProducerSpanOptions,
+  producerSpan,
+  type Tracing,
+  type TracingOptions,
+  type TracingProvider,
+  tracingEnabled,
+  withTelemetry,
+} from './tracing.ts';
