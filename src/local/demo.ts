@@ -1,0 +1,324 @@
+/**
+ * `npm run demo`: the whole pipeline on this machine, against a real Kafka broker.
+ *
+ * Starts the local stack if needed, runs processOrders and republishDlq behind local
+ * event-source mappings read from serverless.yml, sends a stream of orders through
+ * produceOrders (some requests invalid, some orders over the business limit) plus a few
+ * poison records from a "bad upstream producer", waits until the pipeline is drained
+ * and prints a summary that must balance. Exits non-zero when it does not.
+ *
+ *   npm run demo -- [--orders 3000] [--batch 100] [--poison 30] [--timeout 300]
+ */
+import { randomUUID } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { clientsFor, ensureIdempotencyTable } from '../../scripts/aws-bootstrap.ts';
+import { up } from '../../scripts/stack.ts';
+import { KafkaClient } from '../lib/kafka/client.ts';
+import { readMappings, startLocalMapping } from './esm/index.ts';
+import type { LocalMappingHandle } from './esm/types.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+const { values: args } = parseArgs({
+  options: {
+    orders: { type: 'string', default: '3000' },
+    batch: { type: 'string', default: '100' },
+    poison: { type: 'string', default: '30' },
+    timeout: { type: 'string', default: '300' },
+  },
+});
+const ORDERS = Number(args.orders);
+const BATCH = Number(args.batch);
+const POISON = Number(args.poison);
+const TIMEOUT_MS = Number(args.timeout) * 1000;
+const INVALID_EVERY = 7; // one request in 7 carries an invalid order: rejected whole, nothing emitted
+const OVER_LIMIT_EVERY = 40; // one order in 40 exceeds the business limit: processed, "rejected"
+
+const out = process.stdout;
+const isTty = Boolean(out.isTTY);
+const line = (text: string) => out.write(`${text}\n`);
+
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0
+    ? 0
+    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+interface Tally {
+  processed: Map<string, { status: string; at: number }>;
+  processedRecords: number;
+  dlqRecords: number;
+  dlqOriginals: Set<string>;
+  republished: number;
+  parked: Map<string, string>;
+  parkedRecords: number;
+}
+
+const main = async () => {
+  const started = Date.now();
+  const run = randomUUID().slice(0, 8);
+  line(
+    `order pipeline demo — run ${run}: ${ORDERS} orders in requests of ${BATCH}, ${POISON} poison records`,
+  );
+
+  // 1. the stack: a real broker and the AWS emulator
+  const stack = await up();
+  const env: NodeJS.ProcessEnv = {
+    KAFKA_BROKERS: stack.KAFKA_BROKERS,
+    KAFKA_AUTH: 'none',
+    KAFKA_TLS: 'false',
+    AWS_ENDPOINT_URL: stack.AWS_ENDPOINT_URL,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+    STAGE: 'local',
+    IDEMPOTENCY_TABLE: 'msk-order-pipeline-local-idempotency',
+    DLQ_MAX_ATTEMPTS: '3',
+    // short back-off so poison records reach the parking lot while you watch
+    DLQ_BACKOFF_BASE_MS: '200',
+    DLQ_BACKOFF_MAX_MS: '1000',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+  };
+  Object.assign(process.env, env);
+  await ensureIdempotencyTable(clientsFor(stack.AWS_ENDPOINT_URL).dynamodb, env.IDEMPOTENCY_TABLE!);
+
+  // 2. the three functions, imported as Lambda would (their init reads the environment)
+  const produce = (await import('../handlers/produceOrders.ts')).handler;
+  const process_ = (await import('../handlers/processOrders.ts')).handler;
+  const republish = (await import('../handlers/republishDlq.ts')).handler;
+
+  // 3. their mappings, as serverless.yml deploys them
+  const mappings = readMappings(join(ROOT, 'serverless.yml'), { stage: 'local' });
+  const handlers: Record<string, (event: never, context: never) => Promise<unknown>> = {
+    processOrders: process_ as never,
+    republishDlq: republish as never,
+  };
+  const running: LocalMappingHandle[] = [];
+  for (const mapping of mappings) {
+    const handler = handlers[mapping.functionName];
+    if (!handler) continue;
+    running.push(
+      await startLocalMapping({
+        mapping,
+        handler,
+        brokers: stack.KAFKA_BROKERS,
+        retryBackoff: { initialMs: 100, maxMs: 2_000 },
+      }),
+    );
+    line(
+      `mapping: ${mapping.topic} → ${mapping.functionName} (batch ${mapping.batchSize}, retries ${mapping.maximumRetryAttempts}, on failure ${mapping.onFailureDestination ?? '—'})`,
+    );
+  }
+
+  // 4. a reader of every output topic, counting this run's records
+  const tally: Tally = {
+    processed: new Map(),
+    processedRecords: 0,
+    dlqRecords: 0,
+    dlqOriginals: new Set(),
+    republished: 0,
+    parked: new Map(),
+    parkedRecords: 0,
+  };
+  const client = new KafkaClient({ clientId: 'demo', brokers: stack.KAFKA_BROKERS.split(',') });
+  const reader = client.raw.consumer({ groupId: `demo-reader-${run}`, readUncommitted: false });
+  await reader.connect();
+  const topics = {
+    orders: 'orders',
+    processed: 'orders.processed',
+    dlq: 'orders.dlq',
+    parking: 'orders.parking-lot',
+  };
+  await reader.subscribe({
+    topics: [topics.processed, topics.dlq, topics.parking, topics.orders],
+    fromBeginning: true,
+  });
+  const mine = (key: string | undefined) => key?.startsWith(`demo-${run}-`) ?? false;
+  const header = (h: Record<string, unknown> | undefined, name: string) => {
+    const v = h?.[name];
+    return v === undefined ? undefined : String(Array.isArray(v) ? v[v.length - 1] : v);
+  };
+  await reader.run({
+    eachMessage: async ({ topic, message }) => {
+      const key = message.key?.toString();
+      if (!mine(key)) return;
+      const attempts = header(message.headers, 'x-dlq-attempts');
+      if (topic === topics.processed) {
+        tally.processedRecords++;
+        const r = JSON.parse(message.value!.toString()) as { orderId: string; status: string };
+        tally.processed.set(r.orderId, { status: r.status, at: Number(message.timestamp) });
+      } else if (topic === topics.dlq) {
+        tally.dlqRecords++;
+        tally.dlqOriginals.add(key!);
+      } else if (topic === topics.parking) {
+        tally.parkedRecords++;
+        tally.parked.set(key!, header(message.headers, 'x-dlq-error-code') ?? '?');
+      } else if (topic === topics.orders && attempts !== undefined) {
+        tally.republished++;
+      }
+    },
+  });
+
+  // 5. the stream: orders through produceOrders, poison straight onto the topic
+  const sentAt = new Map<string, number>();
+  let emitted = 0;
+  let rejectedRequests = 0;
+  let rejectedOrders = 0;
+  let overLimit = 0;
+  const progress = () => {
+    const accepted = [...tally.processed.values()].filter((r) => r.status === 'accepted').length;
+    const text = `produced ${emitted}/${ORDERS}  processed ${tally.processed.size} (accepted ${accepted})  dead letters ${tally.dlqRecords}  republished ${tally.republished}  parked ${tally.parked.size}/${POISON}`;
+    if (isTty) out.write(`\r${text}   `);
+    return text;
+  };
+  const ticker = setInterval(
+    () => {
+      const text = progress();
+      if (!isTty) line(text);
+    },
+    isTty ? 250 : 5_000,
+  );
+
+  const order = (i: number) => {
+    const id = `demo-${run}-${String(i).padStart(6, '0')}`;
+    const big = i % OVER_LIMIT_EVERY === 7;
+    if (big) overLimit++;
+    return {
+      orderId: id,
+      customerId: `cust-${i % 97}`,
+      currency: i % 3 === 0 ? 'JPY' : 'EUR',
+      createdAt: new Date().toISOString(),
+      items: [
+        {
+          sku: `SKU-${i % 13}`,
+          quantity: 1 + (i % 4),
+          unitPrice:
+            i % 3 === 0 ? String(100 + i) : `${10 + (i % 90)}.${String(i % 100).padStart(2, '0')}`,
+        },
+        ...(big ? [{ sku: 'SKU-YACHT', quantity: 3, unitPriceMinor: 99_999_999_999 }] : []),
+      ],
+    };
+  };
+
+  const produceStart = Date.now();
+  for (let first = 0, request = 0; first < ORDERS; first += BATCH, request++) {
+    const orders = Array.from({ length: Math.min(BATCH, ORDERS - first) }, (_, k) =>
+      order(first + k),
+    );
+    if (request % INVALID_EVERY === INVALID_EVERY - 1) {
+      // a client bug: one order with a float price makes the whole request invalid
+      const bad = { ...orders[0]!, items: [{ sku: 'SKU-X', quantity: 1, unitPrice: 12.5 }] };
+      try {
+        await produce({
+          idempotencyKey: `demo-${run}-bad-${request}`,
+          orders: [bad, ...orders.slice(1)],
+        } as never);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'INVALID_REQUEST') throw error;
+        rejectedRequests++;
+      }
+    }
+    const now = Date.now();
+    for (const o of orders) sentAt.set(o.orderId, now);
+    const result = (await produce({
+      idempotencyKey: `demo-${run}-${request}`,
+      orders,
+    } as never)) as {
+      orders: unknown[];
+    };
+    // a retry of the same request (as a client would after a timeout) emits nothing again
+    if (request % 10 === 0)
+      await produce({ idempotencyKey: `demo-${run}-${request}`, orders } as never);
+    emitted += result.orders.length;
+  }
+  rejectedOrders = rejectedRequests * BATCH;
+  const producer = client.transactionalProducer(`demo-${run}-bad-upstream`).producer;
+  const poison = Array.from({ length: POISON }, (_, i) => ({
+    topic: topics.orders,
+    key: `demo-${run}-poison-${i}`,
+    value:
+      i % 3 === 0 ? 'not json at all' : i % 3 === 1 ? JSON.stringify({ orderId: `p-${i}` }) : null,
+  }));
+  await producer.write(poison);
+  const produceMs = Date.now() - produceStart;
+
+  // 6. drained: every valid order has a result, every poison record is parked
+  const deadline = Date.now() + TIMEOUT_MS;
+  while ((tally.processed.size < emitted || tally.parked.size < POISON) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await Promise.all(running.map((m) => m.idle({ timeoutMs: 30_000 }).catch(() => {})));
+  await new Promise((r) => setTimeout(r, 1_000)); // late duplicates would show up here
+  clearInterval(ticker);
+  if (isTty) out.write('\n');
+  const lastResultAt = Math.max(
+    produceStart + 1,
+    ...[...tally.processed.values()].map((r) => r.at),
+  );
+  const drainedMs = lastResultAt - produceStart;
+
+  // 7. the summary
+  const latencies = [...tally.processed.entries()]
+    .map(([id, r]) => r.at - (sentAt.get(id) ?? r.at))
+    .sort((a, b) => a - b);
+  const accepted = [...tally.processed.values()].filter((r) => r.status === 'accepted').length;
+  const rejected = tally.processed.size - accepted;
+  const duplicates =
+    tally.processedRecords - tally.processed.size + (tally.parkedRecords - tally.parked.size);
+  const lost = emitted - tally.processed.size + (POISON - tally.parked.size);
+  const balanced = lost === 0 && duplicates === 0 && rejected === overLimit;
+
+  line('');
+  line('┌──────────────────────────────────────────────────────────────');
+  line(`│ orders sent              ${ORDERS}`);
+  line(
+    `│   requests rejected      ${rejectedRequests} (one invalid order made each emit nothing: ${rejectedOrders} orders, sent again fixed)`,
+  );
+  line(
+    `│ orders produced          ${emitted} (one Kafka transaction per request, idempotent per key)`,
+  );
+  line(
+    `│ results processed        ${tally.processed.size}  (accepted ${accepted}, rejected by rules ${rejected}; expected ${overLimit} rejected)`,
+  );
+  line(`│ poison records           ${POISON}`);
+  line(
+    `│   dead letters written   ${tally.dlqRecords} (${tally.dlqOriginals.size} records, attempts 1–3 each)`,
+  );
+  line(`│   republished            ${tally.republished}`);
+  line(
+    `│   parked                 ${tally.parked.size}  (${[...new Set(tally.parked.values())].join(', ')})`,
+  );
+  line(`│ duplicates               ${duplicates}`);
+  line(`│ lost                     ${lost}`);
+  line(
+    `│ throughput               ${Math.round((emitted / drainedMs) * 1000)} orders/s from first send to last result (${Math.round((emitted / produceMs) * 1000)} orders/s produced)`,
+  );
+  line(
+    `│ latency produce→result   p50 ${percentile(latencies, 50)} ms, p95 ${percentile(latencies, 95)} ms, p99 ${percentile(latencies, 99)} ms`,
+  );
+  line(
+    `│ invocations              ${running.map((m, i) => `${mappings.filter((x) => handlers[x.functionName])[i]?.functionName} ${m.stats.invocations}`).join(', ')}`,
+  );
+  line(`│ wall time                ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  line(
+    `└ ${balanced ? 'BALANCED: every valid order exactly once, every poison record parked once' : 'NOT BALANCED'}`,
+  );
+
+  await reader.disconnect();
+  await Promise.all(running.map((m) => m.stop()));
+  await client.close();
+  return balanced ? 0 : 1;
+};
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `demo failed: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
