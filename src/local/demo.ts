@@ -17,7 +17,7 @@ import { clientsFor, ensureIdempotencyTable } from '../../scripts/aws-bootstrap.
 import { up } from '../../scripts/stack.ts';
 import { KafkaClient } from '../lib/kafka/client.ts';
 import { readMappings, startLocalMapping } from './esm/index.ts';
-import type { LocalMappingHandle } from './esm/types.ts';
+import type { LambdaHandler, LocalMappingHandle } from './esm/types.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -92,7 +92,7 @@ const main = async () => {
 
   // 3. their mappings, as serverless.yml deploys them
   const mappings = readMappings(join(ROOT, 'serverless.yml'), { stage: 'local' });
-  const handlers: Record<string, (event: never, context: never) => Promise<unknown>> = {
+  const handlers: Record<string, LambdaHandler> = {
     processOrders: process_ as never,
     republishDlq: republish as never,
   };
