@@ -46,10 +46,45 @@ const recordingPartitioner = () => {
   };
 };
 
-const toKafkaJsMessages = (messages: OutboundMessage[]) => {
-  const byTopic = new Map<string, KafkaJsMessage[]>();
-  const ordered: Array<{ topic: string; message: KafkaJsMessage }> = [];
+/**
+ * Bytes per produce request: kafkajs sends each partition's messages of a call as one
+ * record batch and never splits it, and a broker refuses a batch over
+ * `message.max.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE on every retry. Sends
+ * are cut into requests below that; a transaction may span many requests.
+ */
+export const MAX_REQUEST_BYTES = 768 * 1024;
+// per-record framing in a v2 record batch (varints, attributes, header counts): generous
+const RECORD_OVERHEAD = 64;
+
+const sizeOf = (v: Buffer | string | null | undefined) =>
+  v === null || v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+
+const messageBytes = (m: OutboundMessage) => {
+  let n = RECORD_OVERHEAD + sizeOf(m.key) + sizeOf(m.value);
+  for (const [name, v] of Object.entries(m.headers ?? {})) {
+    for (const one of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(name) + sizeOf(one) + 8;
+  }
+  return n;
+};
+
+type Chunk = {
+  byTopic: Map<string, KafkaJsMessage[]>;
+  ordered: Array<{ topic: string; message: KafkaJsMessage }>;
+};
+
+/** kafkajs messages grouped per topic, in requests of at most `maxBytes` each. */
+const toKafkaJsChunks = (messages: OutboundMessage[], maxBytes = MAX_REQUEST_BYTES): Chunk[] => {
+  const chunks: Chunk[] = [];
+  let chunk: Chunk | undefined;
+  let bytes = 0;
   for (const m of messages) {
+    const size = messageBytes(m);
+    if (!chunk || (bytes + size > maxBytes && chunk.ordered.length > 0)) {
+      chunk = { byTopic: new Map(), ordered: [] };
+      chunks.push(chunk);
+      bytes = 0;
+    }
+    bytes += size;
     const message: KafkaJsMessage = {
       key: m.key,
       value: m.value,
@@ -57,12 +92,29 @@ const toKafkaJsMessages = (messages: OutboundMessage[]) => {
       ...(m.partition === undefined ? {} : { partition: m.partition }),
       ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
     };
-    const list = byTopic.get(m.topic) ?? [];
-    if (list.length === 0) byTopic.set(m.topic, list);
+    const list = chunk.byTopic.get(m.topic) ?? [];
+    if (list.length === 0) chunk.byTopic.set(m.topic, list);
     list.push(message);
-    ordered.push({ topic: m.topic, message });
+    chunk.ordered.push({ topic: m.topic, message });
   }
-  return { byTopic, ordered };
+  return chunks;
+};
+
+/** Sends chunk after chunk (in order, so offsets within a partition stay in message order). */
+const sendChunks = async (
+  chunks: Chunk[],
+  send: (
+    topicMessages: Array<{ topic: string; messages: KafkaJsMessage[] }>,
+  ) => Promise<Array<{ topicName: string; partition: number; baseOffset?: string }>>,
+): Promise<PlacedMessage[]> => {
+  const placed: PlacedMessage[] = [];
+  for (const chunk of chunks) {
+    const metadata = await send(
+      [...chunk.byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
+    );
+    placed.push(...placeMessages(chunk.ordered, metadata));
+  }
+  return placed;
 };
 
 /**
@@ -110,7 +162,9 @@ export class TransactionalProducer {
       maxInFlightRequests: 1,
       transactionTimeout: options.transactionTimeoutMs ?? 60_000,
       createPartitioner: recordingPartitioner,
-      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
+      // back-to-back transactions on one id meet CONCURRENT_TRANSACTIONS while the
+      // coordinator writes the previous markers: retry after ~20 ms, not kafkajs's 100
+      retry: { retries: 8, initialRetryTime: 20, maxRetryTime: 2_000 },
     });
   }
 
@@ -147,17 +201,14 @@ export class TransactionalProducer {
         new Error(`producer ${this.transactionalId} is closed after a failure`),
       );
     await this.init();
-    const { byTopic, ordered } = toKafkaJsMessages(messages);
+    const chunks = toKafkaJsChunks(messages);
     let tx: Awaited<ReturnType<KafkaJsProducer['transaction']>> | undefined;
     try {
-      tx = await this.#producer.transaction();
-      const metadata =
-        byTopic.size === 0
-          ? []
-          : await tx.sendBatch({
-              acks: -1,
-              topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
-            });
+      const active = await this.#producer.transaction();
+      tx = active;
+      const placed = await sendChunks(chunks, (topicMessages) =>
+        active.sendBatch({ acks: -1, topicMessages }),
+      );
       if (checkpoint) {
         await tx.sendOffsets({
           consumerGroupId: checkpoint.groupId,
@@ -172,7 +223,7 @@ export class TransactionalProducer {
         });
       }
       await tx.commit();
-      return placeMessages(ordered, metadata);
+      return placed;
     } catch (error) {
       this.#broken = true;
       if (tx?.isActive()) await tx.abort().catch(() => {});
@@ -298,13 +349,10 @@ export class KafkaClient {
       return p;
     })();
     const producer = await this.#plain;
-    const { byTopic, ordered } = toKafkaJsMessages(messages);
     try {
-      const metadata = await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
-      });
-      return placeMessages(ordered, metadata);
+      return await sendChunks(toKafkaJsChunks(messages), (topicMessages) =>
+        producer.sendBatch({ acks: -1, topicMessages }),
+      );
     } catch (error) {
       throw toPipelineError(error);
     }
