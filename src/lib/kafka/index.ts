@@ -40,3 +40,24 @@ export const kafkaFromEnvironment = (
     return client;
   };
 };
+
+/**
+ * Under `serverless invoke local` (which sets `IS_LOCAL=true`) the process must be
+ * free to exit once the handler answered, as a Lambda sandbox would be frozen: the
+ * Kafka client's open connections would otherwise hold it until the broker drops
+ * idle connections (10 minutes). Elsewhere the client stays open for warm invocations.
+ */
+export const closeAfterEachInvocationWhenLocal = <TArgs extends unknown[], TResult>(
+  handler: (...args: TArgs) => Promise<TResult>,
+  kafka: () => Promise<{ close(): Promise<void> }>,
+  env: NodeJS.ProcessEnv = process.env,
+): ((...args: TArgs) => Promise<TResult>) => {
+  if (env.IS_LOCAL !== 'true') return handler;
+  return async (...args) => {
+    try {
+      return await handler(...args);
+    } finally {
+      await (await kafka().catch(() => undefined))?.close();
+    }
+  };
+};
