@@ -19,7 +19,9 @@ describe('KafkaClient against a real broker', () => {
     }));
 
     // Act
-    const placed = await client.transactionalProducer(uniqueName('big-tx')).producer.write(messages);
+    const placed = await client
+      .transactionalProducer(uniqueName('big-tx'))
+      .producer.write(messages);
 
     // Assess
     const seen = await kcatRead(topic);
