@@ -334,6 +334,48 @@ export const startBroker = async (): Promise<{ brokers: string; started: boolean
 
 export const stopBroker = () => stopProcess('kafka', brokerPidFile);
 
+/**
+ * A fresh broker creates `__consumer_offsets` and `__transaction_state` on first use
+ * and answers COORDINATOR_LOAD_IN_PROGRESS while it loads them, which kafkajs's admin
+ * does not retry. Touch both coordinators until they answer, so the stack is
+ * ready for groups and transactions, not only for metadata.
+ */
+const warmCoordinators = async (brokers: string) => {
+  const kafka = createKafka(brokers);
+  const admin = kafka.admin();
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  await admin.connect();
+  try {
+    for (;;) {
+      try {
+        await admin.fetchOffsets({ groupId: 'stack-readiness', topics: [TOPICS.orders] });
+        const producer = kafka.producer({
+          transactionalId: 'stack-readiness',
+          idempotent: true,
+          maxInFlightRequests: 1,
+          retry: { retries: 5, initialRetryTime: 100 },
+        });
+        await producer.connect();
+        try {
+          const tx = await producer.transaction();
+          await tx.abort();
+        } finally {
+          await producer.disconnect();
+        }
+        return;
+      } catch (error) {
+        if (Date.now() > deadline)
+          throw new StackError(
+            `Kafka coordinators not ready within ${READY_TIMEOUT_MS} ms: ${(error as Error).message}`,
+          );
+        await sleep(250);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+};
+
 /** Creates the pipeline's topics; existing ones are left as they are. */
 export const createTopics = async (brokers: string, partitions = PARTITIONS) => {
   const admin = createKafka(brokers).admin();
@@ -483,6 +525,7 @@ export const up = async (): Promise<StackEnv> => {
     ownsBroker = true;
   }
   await createTopics(brokers);
+  await warmCoordinators(brokers);
   let endpoint = process.env.AWS_ENDPOINT_URL;
   let ownsEmulator = false;
   if (endpoint) {

@@ -303,18 +303,26 @@ export class KafkaClient {
    * appear only once it committed.
    */
   async committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
-    try {
-      const admin = await this.#adminClient();
-      const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const out = new Map<number, number>();
-      for (const p of result?.partitions ?? []) {
-        const offset = Number(p.offset);
-        if (offset >= 0) out.set(p.partition, offset);
+    // a coordinator that is loading or moving answers with a retriable error that
+    // kafkajs's admin does not retry itself
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const admin = await this.#adminClient();
+        const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const out = new Map<number, number>();
+        for (const p of result?.partitions ?? []) {
+          const offset = Number(p.offset);
+          if (offset >= 0) out.set(p.partition, offset);
+        }
+        return out;
+      } catch (error) {
+        const retriable = (error as { retriable?: boolean }).retriable === true;
+        if (!retriable || attempt >= 5) {
+          this.#admin = undefined;
+          throw toPipelineError(error);
+        }
+        await new Promise((r) => setTimeout(r, 100 * attempt));
       }
-      return out;
-    } catch (error) {
-      this.#admin = undefined;
-      throw toPipelineError(error);
     }
   }
 

@@ -312,7 +312,18 @@ class LocalEventSourceMapping implements LocalMappingHandle {
    */
   async #readStartingOffsets(): Promise<void> {
     const { topic, consumerGroupId: groupId, startingPosition } = this.#mapping;
-    const [current] = await this.#admin.fetchOffsets({ groupId, topics: [topic] });
+    // a coordinator still loading (a fresh broker) answers with a retriable error
+    // that kafkajs's admin does not retry: the mapping must not die of it
+    let current: Awaited<ReturnType<Admin['fetchOffsets']>>[number] | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        [current] = await this.#admin.fetchOffsets({ groupId, topics: [topic] });
+        break;
+      } catch (error) {
+        if ((error as { retriable?: boolean }).retriable !== true || attempt >= 20) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
     const missing = new Set(
       (current?.partitions ?? []).filter((p) => Number(p.offset) < 0).map((p) => p.partition),
     );
