@@ -5,6 +5,10 @@ import { defineConfig } from 'vitest/config';
 // they run one file at a time to keep a 2-core machine honest.
 export default defineConfig({
   test: {
+    // in CI also a JSON report, from which .ci/run prints a plain "N passed, N failed" line
+    reporters: process.env.CI
+      ? ['default', ['json', { outputFile: '.vitest/results.json' }]]
+      : ['default'],
     projects: [
       {
         test: {
