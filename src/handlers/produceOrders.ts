@@ -2,16 +2,38 @@
  * produceOrders: direct invoke `{idempotencyKey, orders}` or HTTP API `POST /orders`.
  * Every order is validated first; all are written in one Kafka transaction; a
  * repeated idempotency key returns the first result (DynamoDB, via Powertools).
+ *
+ * Telemetry (src/lib/telemetry): a PRODUCER span per emit whose context is every
+ * order's `traceparent` (tracing off: a fresh random one per order); request logs;
+ * counts of orders `emitted` and `replayed` and of `invalid` requests. Tracing starts
+ * at init and is awaited by the first invocation (no top-level `await`).
  */
 import { readPipelineConfig } from '../lib/config.ts';
-import { kafkaFromEnvironment } from '../lib/kafka/index.ts';
+import { closeAfterEachInvocationWhenLocal, kafkaFromEnvironment } from '../lib/kafka/index.ts';
 import {
   createProduceOrdersHandler,
   readIdempotencySettings,
 } from '../lib/producer/produceOrders.ts';
+import { instrumentHandler } from '../lib/telemetry/instrument.ts';
+import { produceOutcomeReporter } from '../lib/telemetry/produceOutcome.ts';
 
+const FUNCTION_NAME = 'produceOrders';
 const config = readPipelineConfig();
 const kafka = kafkaFromEnvironment();
 const idempotency = readIdempotencySettings();
 
-export const handler = createProduceOrdersHandler({ config, kafka, idempotency });
+export const handler = closeAfterEachInvocationWhenLocal(
+  instrumentHandler(
+    ({ tracing, logger, metrics }) =>
+      createProduceOrdersHandler({
+        config,
+        kafka,
+        idempotency,
+        tracing,
+        onOutcome: produceOutcomeReporter(logger, metrics),
+      }),
+    process.env,
+    { functionName: FUNCTION_NAME },
+  ),
+  kafka,
+);

@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PipelineConfig, readPipelineConfig } from '../../src/lib/config.ts';
 import { DLQ_HEADERS } from '../../src/lib/delivery/deadLetter.ts';
 import { createProcessOrdersHandler } from '../../src/lib/delivery/processOrders.ts';
+import { createRepublishDlqHandler } from '../../src/lib/delivery/republishDlq.ts';
+import { PoisonRecordError } from '../../src/lib/errors.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
+import { createProduceOrdersHandler } from '../../src/lib/producer/produceOrders.ts';
+import { instrumentHandler } from '../../src/lib/telemetry/instrument.ts';
 import {
   deliveryTelemetry,
   getTracing,
@@ -15,7 +19,7 @@ import {
 } from '../../src/lib/telemetry/tracing.ts';
 import { orderFixture } from '../support/fixtures.ts';
 import { kcatRead } from '../support/kcat.ts';
-import { mskEvent } from '../support/mskEvent.ts';
+import { mskEvent, mskEventFromKcat } from '../support/mskEvent.ts';
 import { kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
 
 /** A span as OTLP/JSON carries it (ids hex, kind the OTLP enum). */
@@ -201,5 +205,153 @@ describe('traces of processOrders, exported over OTLP/HTTP', () => {
     expect(result?.header.traceparent).toBe(traceparentOf(output));
     expect(dead?.header[DLQ_HEADERS.errorCode]).toBe('NOT_JSON');
     expect(dead?.header.traceparent).toBe(traceparentOf(output));
+  });
+});
+
+describe('one order followed by trace links: produce → process → dlq → republish → process', () => {
+  const receiver = new OtlpReceiver();
+  const clients: KafkaClient[] = [];
+  let config: PipelineConfig;
+  /** The functions' environment: the OTLP settings a Lambda function would have. */
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    const endpoint = await receiver.start();
+    env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_SERVICE_NAME: 'tracing-path-it',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+    };
+    const id = uniqueName('tp');
+    config = readPipelineConfig({
+      SERVICE_NAME: id,
+      STAGE: 'test',
+      TOPIC_ORDERS: `${id}.orders`,
+      TOPIC_PROCESSED: `${id}.processed`,
+      TOPIC_DLQ: `${id}.dlq`,
+      TOPIC_PARKING_LOT: `${id}.parking-lot`,
+      TOPIC_CHECKPOINTS: `${id}.checkpoints`,
+      DLQ_BACKOFF_BASE_MS: '0',
+    });
+    const admin = new KafkaClient({ clientId: 'tracing-test', brokers: kafkaBrokers().split(',') });
+    clients.push(admin);
+    await admin.ensureTopics([
+      { topic: config.topics.orders, partitions: 1 },
+      { topic: config.topics.processed, partitions: 1 },
+      { topic: config.topics.dlq, partitions: 1 },
+      { topic: config.topics.parkingLot, partitions: 1 },
+      { topic: config.topics.checkpoints, partitions: 1, config: { 'cleanup.policy': 'compact' } },
+    ]);
+  });
+
+  afterAll(async () => {
+    await (await getTracing(env))?.shutdown();
+    await Promise.all(clients.map((c) => c.close()));
+    await receiver.stop();
+  });
+
+  it('links each hop’s CONSUMER span to the PRODUCER span whose context the record carries', async () => {
+    // Prepare: the three functions wired as src/handlers wires them, on one broker client
+    const client = new KafkaClient({
+      clientId: 'tracing-path',
+      brokers: kafkaBrokers().split(','),
+    });
+    clients.push(client);
+    const kafka = async () => client;
+    const { topics } = config;
+    let failFirst = true;
+    const produce = instrumentHandler(
+      ({ tracing }) => createProduceOrdersHandler({ config, kafka, tracing }),
+      env,
+      { functionName: 'produceOrders' },
+    );
+    const processOrders = instrumentHandler(
+      ({ tracing }) =>
+        createProcessOrdersHandler({
+          config,
+          kafka,
+          telemetry: deliveryTelemetry({
+            tracing,
+            functionName: 'processOrders',
+            destinations: [topics.processed, topics.dlq],
+          }),
+          // the first delivery of the order fails as poison: it goes to the DLQ
+          beforeRecord: () => {
+            if (!failFirst) return;
+            failFirst = false;
+            throw new PoisonRecordError('SCHEMA_VIOLATION', 'injected');
+          },
+        }),
+      env,
+      { functionName: 'processOrders' },
+    );
+    const republish = instrumentHandler(
+      ({ tracing }) =>
+        createRepublishDlqHandler({
+          config,
+          kafka,
+          telemetry: deliveryTelemetry({
+            tracing,
+            functionName: 'republishDlq',
+            destinations: [topics.orders, topics.parkingLot],
+          }),
+        }),
+      env,
+      { functionName: 'republishDlq' },
+    );
+    const context = { getRemainingTimeInMillis: () => 30_000 };
+    const order = orderFixture(7);
+
+    // Act: each hop reads what the previous one committed, as an event-source mapping would
+    await produce({ idempotencyKey: 'k-1', orders: [order] }, context);
+    const [produced] = await kcatRead(topics.orders);
+    const first = await processOrders(mskEventFromKcat([produced!]), context);
+    const dead = await kcatRead(topics.dlq);
+    const second = await republish(mskEventFromKcat(dead), context);
+    const republished = (await kcatRead(topics.orders)).filter((r) => r.offset > produced!.offset);
+    const third = await processOrders(mskEventFromKcat(republished), context);
+    const [result] = await kcatRead(topics.processed);
+
+    // Assess: the order went the whole way
+    expect([first, second, third]).toEqual(Array(3).fill({ batchItemFailures: [] }));
+    expect(dead).toHaveLength(1);
+    expect(republished).toHaveLength(1);
+    expect(republished[0]?.header[DLQ_HEADERS.attempts]).toBe('2');
+    expect(result?.key).toBe(order.orderId);
+    expect(JSON.parse(result!.value!).status).toBe('accepted');
+
+    // Assess: from the result back to produceOrders, by parent and link only
+    const spans = new Map(receiver.spans.map((s) => [s.spanId, s]));
+    const path: OtlpSpan[] = [];
+    const carried: string[] = [];
+    const spanIdOf = (traceparent: string | undefined) => traceparent?.split('-')[2];
+    let at = spans.get(spanIdOf(result?.header.traceparent) ?? '');
+    while (at) {
+      path.push(at);
+      if (at.parentSpanId) at = spans.get(at.parentSpanId);
+      else if (at.links?.length) {
+        expect(at.links).toHaveLength(1);
+        at = spans.get(at.links[0]!.spanId);
+        carried.push(traceparentOf(at!));
+      } else at = undefined;
+    }
+    expect(path.map((s) => [s.kind, s.name])).toEqual([
+      [SPAN_KIND_PRODUCER, `send ${topics.processed},${topics.dlq}`],
+      [SPAN_KIND_CONSUMER, `process ${topics.orders}`],
+      [SPAN_KIND_PRODUCER, `send ${topics.orders},${topics.parkingLot}`],
+      [SPAN_KIND_CONSUMER, `process ${topics.dlq}`],
+      [SPAN_KIND_PRODUCER, `send ${topics.processed},${topics.dlq}`],
+      [SPAN_KIND_CONSUMER, `process ${topics.orders}`],
+      [SPAN_KIND_PRODUCER, `send ${topics.orders}`],
+    ]);
+    // each link is the context the record of that hop carried
+    expect(carried).toEqual([
+      republished[0]?.header.traceparent,
+      dead[0]?.header.traceparent,
+      produced?.header.traceparent,
+    ]);
+    // a trace per hop (produce, process, republish, process), joined by links
+    expect(new Set(path.map((s) => s.traceId)).size).toBe(4);
+    expect(attr(path[3]!, 'order_pipeline.function')).toBe('republishDlq');
   });
 });

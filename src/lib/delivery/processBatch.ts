@@ -16,13 +16,32 @@ export interface DeliveryKafka {
   committedOffsets(groupId: string, topic: string): Promise<Map<number, number>>;
 }
 
-/** Turns one record into the messages it produces, or throws a {@link PipelineError}. */
-export type RecordProcessor = (
-  record: DecodedRecord,
-) => OutboundMessage[] | Promise<OutboundMessage[]>;
+/**
+ * What a record processor may return instead of a bare message list: the messages, and
+ * a `detail` about the record (e.g. an order's status) that reaches `onOutcome` only
+ * once the record's transaction committed.
+ */
+export interface ProcessedRecord<TDetail = unknown> {
+  messages: OutboundMessage[];
+  detail?: TDetail;
+}
 
-export type RecordOutcome =
-  | { kind: 'ok'; record: DecodedRecord; messages: number }
+/** Turns one record into the messages it produces, or throws a {@link PipelineError}. */
+export type RecordProcessor<TDetail = unknown> = (
+  record: DecodedRecord,
+) =>
+  | OutboundMessage[]
+  | ProcessedRecord<TDetail>
+  | Promise<OutboundMessage[] | ProcessedRecord<TDetail>>;
+
+export type RecordOutcome<TDetail = unknown> =
+  | {
+      kind: 'ok';
+      record: DecodedRecord;
+      messages: number;
+      /** What the record processor said about the record, when it said anything. */
+      detail?: TDetail;
+    }
   | { kind: 'poison'; record: DecodedRecord; error: PipelineError }
   | { kind: 'retriable'; record: DecodedRecord; error: PipelineError }
   | { kind: 'skipped'; record: DecodedRecord; checkpoint: number };
@@ -57,7 +76,7 @@ export interface DeliveryTelemetry {
   startPartition(batch: PartitionBatch): PartitionSpan;
 }
 
-export interface DeliveryOptions {
+export interface DeliveryOptions<TDetail = unknown> {
   kafka: DeliveryKafka;
   /** `<service>-<stage>-<fn>`; the transactional id is `<prefix>-<topic>-<partition>`. */
   transactionalIdPrefix: string;
@@ -68,11 +87,15 @@ export interface DeliveryOptions {
   deadLetterTopic: string;
   /** Republish back-off written into `x-dlq-not-before`. */
   backoff?: { baseMs: number; maxMs: number };
-  processRecord: RecordProcessor;
+  processRecord: RecordProcessor<TDetail>;
   now?: () => Date;
   telemetry?: DeliveryTelemetry;
-  /** Called for every record's outcome (logs, metrics, traces hang off it). */
-  onOutcome?: (outcome: RecordOutcome) => void;
+  /**
+   * Called for every record's outcome (logs, metrics, traces hang off it): `ok` and
+   * `poison` only after the partition's transaction committed, so what is counted is
+   * what happened.
+   */
+  onOutcome?: (outcome: RecordOutcome<TDetail>) => void;
   /** Test seam for fault injection: runs after a partition's transaction committed. */
   afterCommit?: (result: PartitionResult) => void | Promise<void>;
 }
@@ -91,8 +114,8 @@ const cachedCheckpoints = new WeakMap<PartitionWriter, number>();
 export const transactionalIdFor = (prefix: string, topic: string, partition: number) =>
   `${prefix}-${topic}-${partition}`;
 
-const readCheckpoint = async (
-  options: DeliveryOptions,
+const readCheckpoint = async <TDetail>(
+  options: DeliveryOptions<TDetail>,
   producer: PartitionWriter,
   fresh: boolean,
   topic: string,
@@ -119,9 +142,9 @@ const toError = (error: unknown): PipelineError =>
  * Stops at the first retriable failure and reports it; records below the
  * committed checkpoint (a redelivery of committed work) are skipped.
  */
-export const processPartition = async (
+export const processPartition = async <TDetail = unknown>(
   batch: PartitionBatch,
-  options: DeliveryOptions,
+  options: DeliveryOptions<TDetail>,
 ): Promise<PartitionResult> => {
   const span = options.telemetry?.startPartition(batch);
   let result: PartitionResult | undefined;
@@ -142,17 +165,34 @@ export const processPartition = async (
   }
 };
 
-const withPropagation = (
+const TRACE_HEADERS = new Set(['traceparent', 'tracestate']);
+
+/**
+ * The messages with the partition span's trace context on them. A carried `traceparent`
+ * or `tracestate` (any spelling of the name) is replaced by the propagation's; when the
+ * propagation names a new parent without a `tracestate` of its own, a carried
+ * `tracestate` is dropped: it belongs to the other trace (W3C Trace Context).
+ */
+export const withPropagation = (
   messages: OutboundMessage[],
   propagation: Readonly<Record<string, string>> | undefined,
-) => {
+): OutboundMessage[] => {
   if (!propagation || Object.keys(propagation).length === 0) return messages;
-  return messages.map((m) => ({ ...m, headers: { ...m.headers, ...propagation } }));
+  const replaced = new Set(Object.keys(propagation).map((name) => name.toLowerCase()));
+  if (replaced.has('traceparent')) replaced.add('tracestate');
+  return messages.map((m) => {
+    const headers: NonNullable<OutboundMessage['headers']> = {};
+    for (const [name, value] of Object.entries(m.headers ?? {})) {
+      const lower = name.toLowerCase();
+      if (!(TRACE_HEADERS.has(lower) && replaced.has(lower))) headers[name] = value;
+    }
+    return { ...m, headers: { ...headers, ...propagation } };
+  });
 };
 
-const runPartition = async (
+const runPartition = async <TDetail>(
   batch: PartitionBatch,
-  options: DeliveryOptions,
+  options: DeliveryOptions<TDetail>,
   propagation: Readonly<Record<string, string>> | undefined,
 ): Promise<PartitionResult> => {
   const now = options.now ?? (() => new Date());
@@ -179,7 +219,7 @@ const runPartition = async (
   const outbound: OutboundMessage[] = [];
   let firstUnprocessed: number | undefined;
   let nextOffset: number | undefined;
-  const pending: RecordOutcome[] = [];
+  const pending: RecordOutcome<TDetail>[] = [];
   for (const record of batch.records) {
     if (checkpoint !== undefined && record.offset < checkpoint) {
       result.skipped++;
@@ -190,9 +230,16 @@ const runPartition = async (
     try {
       if (record.decodeError)
         throw new PoisonRecordError(record.decodeError.code, record.decodeError.message);
-      const messages = await options.processRecord(record);
+      const processed = await options.processRecord(record);
+      const messages = Array.isArray(processed) ? processed : processed.messages;
       outbound.push(...messages);
-      pending.push({ kind: 'ok', record, messages: messages.length });
+      const detail = Array.isArray(processed) ? undefined : processed.detail;
+      pending.push({
+        kind: 'ok',
+        record,
+        messages: messages.length,
+        ...(detail === undefined ? {} : { detail }),
+      });
     } catch (thrown) {
       const error = toError(thrown);
       if (error.retriable) {
@@ -259,9 +306,9 @@ const runPartition = async (
  * own transaction) and builds the partial batch response: one identifier per
  * stopped partition, at its first unprocessed offset.
  */
-export const processBatch = async (
+export const processBatch = async <TDetail = unknown>(
   partitions: PartitionBatch[],
-  options: DeliveryOptions,
+  options: DeliveryOptions<TDetail>,
 ): Promise<BatchResult> => {
   const results = await Promise.all(partitions.map((p) => processPartition(p, options)));
   return {
@@ -272,4 +319,16 @@ export const processBatch = async (
         .map((r) => ({ partitionKey: r.key, offset: r.failedAt! })),
     ),
   };
+};
+
+/** A batch's totals, for a summary log line: records committed, skipped, partitions stopped. */
+export const batchTotals = (partitions: readonly PartitionResult[]) => {
+  const totals = { partitions: partitions.length, ok: 0, deadLettered: 0, skipped: 0, stopped: 0 };
+  for (const p of partitions) {
+    totals.ok += p.ok;
+    totals.deadLettered += p.deadLettered;
+    totals.skipped += p.skipped;
+    if (p.failedAt !== undefined) totals.stopped++;
+  }
+  return totals;
 };

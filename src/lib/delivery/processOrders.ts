@@ -4,7 +4,12 @@ import { PoisonRecordError } from '../errors.ts';
 import { decodeKafkaEvent } from '../events/decode.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
 import type { OutboundMessage } from '../kafka/types.ts';
-import { evaluateOrder } from '../orders/rules.ts';
+import {
+  evaluateOrder,
+  type OrderResult,
+  type OrderStatus,
+  type ReasonCode,
+} from '../orders/rules.ts';
 import { parseOrder } from '../orders/schema.ts';
 import {
   type DeliveryKafka,
@@ -18,13 +23,29 @@ import {
 const CARRIED_HEADERS = ['traceparent', 'tracestate'] as const;
 
 /**
+ * What processOrders says about a processed record (the `detail` of its `ok` outcome,
+ * reported once its transaction committed): the order's status under the rules.
+ */
+export interface OrderOutcomeDetail {
+  orderId: string;
+  status: OrderStatus;
+  reasonCode?: ReasonCode;
+}
+
+/**
  * The pure part of processOrders for one record: decode the order, apply the
  * rules, build the result message. Throws a poison error for a bad record.
  */
 export const orderResultFor = (
   record: DecodedRecord,
   options: { processedTopic: string; now: Date },
-): OutboundMessage => {
+): OutboundMessage => evaluateOrderRecord(record, options).message;
+
+/** {@link orderResultFor}, with the result it wrote (status, reason). */
+export const evaluateOrderRecord = (
+  record: DecodedRecord,
+  options: { processedTopic: string; now: Date },
+): { message: OutboundMessage; result: OrderResult } => {
   if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
   const order = parseOrder(record.value);
   const result = evaluateOrder(order, {
@@ -37,10 +58,13 @@ export const orderResultFor = (
     if (v) headers[name] = v;
   }
   return {
-    topic: options.processedTopic,
-    key: order.orderId,
-    value: JSON.stringify(result),
-    headers,
+    message: {
+      topic: options.processedTopic,
+      key: order.orderId,
+      value: JSON.stringify(result),
+      headers,
+    },
+    result,
   };
 };
 
@@ -51,7 +75,11 @@ export interface ProcessOrdersDeps {
   kafka: () => Promise<DeliveryKafka>;
   now?: () => Date;
   telemetry?: DeliveryTelemetry;
-  onOutcome?: (outcome: RecordOutcome) => void;
+  /**
+   * Every record's outcome; `ok` and `poison` only once committed. An `ok` outcome's
+   * `detail` is the order's status (count accepted / rejected from it).
+   */
+  onOutcome?: (outcome: RecordOutcome<OrderOutcomeDetail>) => void;
   onBatch?: (summary: { partitions: PartitionResult[]; response: KafkaBatchResponse }) => void;
   /** Fault injection for tests: may throw to simulate a failing dependency or a crash. */
   beforeRecord?: (record: DecodedRecord) => void | Promise<void>;
@@ -82,7 +110,13 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       now,
       processRecord: async (record) => {
         await deps.beforeRecord?.(record);
-        return [orderResultFor(record, { processedTopic: topics.processed, now: now() })];
+        const { message, result } = evaluateOrderRecord(record, {
+          processedTopic: topics.processed,
+          now: now(),
+        });
+        const detail: OrderOutcomeDetail = { orderId: result.orderId, status: result.status };
+        if (result.reasonCode !== undefined) detail.reasonCode = result.reasonCode;
+        return { messages: [message], detail };
       },
       telemetry: deps.telemetry,
       onOutcome: deps.onOutcome,

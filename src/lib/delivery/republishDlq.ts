@@ -73,7 +73,9 @@ import {
 } from './deadLetter.ts';
 import {
   type DeliveryKafka,
+  type DeliveryTelemetry,
   type PartitionResult,
+  type ProcessedRecord,
   processBatch,
   type RecordOutcome,
 } from './processBatch.ts';
@@ -280,6 +282,28 @@ export const republishDecision = (
   };
 };
 
+/**
+ * What republishDlq says about a record it handled (the `detail` of its `ok` outcome,
+ * reported once its transaction committed): republished, or parked and why. A record
+ * the decoder could not read is a `poison` outcome instead, parked by `processBatch`.
+ */
+export type RepublishOutcomeDetail =
+  | { action: 'republish'; attempts: number; topic: string; source: DeadLetterSource }
+  | { action: 'park'; reason: ParkReason; attempts: number };
+
+/** The outcome detail of a republish or park decision. */
+const outcomeDetail = (
+  decision: Exclude<RepublishDecision, { action: 'wait' }>,
+): RepublishOutcomeDetail =>
+  decision.action === 'republish'
+    ? {
+        action: 'republish',
+        attempts: decision.attempts,
+        topic: decision.message.topic,
+        source: decision.source,
+      }
+    : { action: 'park', reason: decision.reason, attempts: decision.attempts };
+
 /** How long an invocation may wait in-process for a record's back-off. */
 export interface BackoffLimits {
   /** Longest single wait. Default 10 s. */
@@ -323,7 +347,13 @@ export interface RepublishDlqDeps {
   sleep?: (ms: number) => Promise<void>;
   /** Every decision as it is made (before its partition's transaction commits). */
   onDecision?: (record: DecodedRecord, decision: RepublishDecision) => void;
-  onOutcome?: (outcome: RecordOutcome) => void;
+  /** Traces: a CONSUMER span per DLQ partition, its PRODUCER child's context on every write. */
+  telemetry?: DeliveryTelemetry;
+  /**
+   * Every record's outcome; `ok` and `poison` only once committed. An `ok` outcome's
+   * `detail` says republished or parked: count those from it, not from `onDecision`.
+   */
+  onOutcome?: (outcome: RecordOutcome<RepublishOutcomeDetail>) => void;
   onBatch?: (summary: { partitions: PartitionResult[]; response: KafkaBatchResponse }) => void;
   afterCommit?: (result: PartitionResult) => void | Promise<void>;
 }
@@ -354,7 +384,9 @@ export const createRepublishDlqHandler = (deps: RepublishDlqDeps) => {
     const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
     const kafka = await deps.kafka();
 
-    const processRecord = async (record: DecodedRecord): Promise<OutboundMessage[]> => {
+    const processRecord = async (
+      record: DecodedRecord,
+    ): Promise<ProcessedRecord<RepublishOutcomeDetail>> => {
       let decision = republishDecision(record, { ...decisionOptions, now: now() });
       if (decision.action === 'wait') {
         const remainingNow = deadline === undefined ? undefined : deadline - Date.now();
@@ -371,7 +403,7 @@ export const createRepublishDlqHandler = (deps: RepublishDlqDeps) => {
           `back-off: not before ${decision.notBefore.toISOString()} (${decision.waitMs} ms more)`,
         );
       }
-      return [decision.message];
+      return { messages: [decision.message], detail: outcomeDetail(decision) };
     };
 
     const { response, partitions: results } = await processBatch(partitions, {
@@ -383,6 +415,7 @@ export const createRepublishDlqHandler = (deps: RepublishDlqDeps) => {
       deadLetterTopic: topics.parkingLot,
       now,
       processRecord,
+      telemetry: deps.telemetry,
       onOutcome: deps.onOutcome,
       afterCommit: deps.afterCommit,
     });

@@ -30,6 +30,7 @@ import {
 import type { PlacedMessage, TransactionalProducerOptions } from '../kafka/client.ts';
 import type { OutboundMessage } from '../kafka/types.ts';
 import { type Order, safeParseOrder } from '../orders/schema.ts';
+import { producerSpan, type Tracing } from '../telemetry/tracing.ts';
 
 /** What a direct invoke sends. `orders` are order inputs, validated here. */
 export interface ProduceOrdersRequest {
@@ -135,6 +136,12 @@ export interface ProduceOrdersDeps {
   transactionTimeoutMs?: number;
   /** Replaces the random per-container part of the transactional id (tests). */
   containerId?: string;
+  /**
+   * The container's tracing. With it, each emit is a PRODUCER span `send <orders topic>`
+   * whose context is every order's `traceparent` (tracing off: a fresh random one per
+   * order). Without it, every order gets a fresh random `traceparent`.
+   */
+  tracing?: Tracing;
   onOutcome?: (outcome: ProduceOutcome) => void;
 }
 
@@ -156,8 +163,8 @@ const randomHex = (bytes: number): string => {
 };
 
 /**
- * A new W3C `traceparent` (version 00, random trace id and span id, sampled).
- * Stand-in until the producer span of OpenTelemetry provides the context.
+ * A new W3C `traceparent` (version 00, random trace id and span id, sampled): what an
+ * order carries when the handler is built without `tracing`.
  *
  * @example
  * newTraceparent(); // '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
@@ -428,18 +435,28 @@ export const createProduceOrdersHandler = (deps: ProduceOrdersDeps) => {
   ): Promise<ProduceOrdersResult> => {
     const topic = config.topics.orders;
     const timestamp = String(now().getTime());
+    const span = deps.tracing
+      ? producerSpan(deps.tracing, { topic, messageCount: request.orders.length })
+      : undefined;
     const messages: OutboundMessage[] = request.orders.map((order) => ({
       topic,
       key: order.orderId,
       value: JSON.stringify(order),
-      headers: { traceparent: newTraceparent() },
+      headers: span ? span.headers() : { traceparent: newTraceparent() },
       timestamp,
     }));
-    const placed = await exclusively(async () => {
-      const kafka = await deps.kafka();
-      const { producer } = kafka.transactionalProducer(transactionalId, producerOptions);
-      return producer.write(messages);
-    });
+    let placed: PlacedMessage[];
+    try {
+      placed = await exclusively(async () => {
+        const kafka = await deps.kafka();
+        const { producer } = kafka.transactionalProducer(transactionalId, producerOptions);
+        return producer.write(messages);
+      });
+    } catch (error) {
+      span?.end(error);
+      throw error;
+    }
+    span?.end();
     const result: ProduceOrdersResult = {
       topic,
       orders: request.orders.map((order, i) => ({

@@ -4,19 +4,22 @@
  * delivers them before a handler returns.
  *
  * @example
- * const tracing = await getTracing();
- * const logger = createLogger();
- * const metrics = createMetrics();
- * export const handler = withTelemetry(
+ * // no top-level await: tracing is awaited by the first invocation
+ * export const handler = instrumentHandler(({ tracing, logger, metrics }) =>
  *   createProcessOrdersHandler({
  *     config,
  *     kafka,
  *     telemetry: deliveryTelemetry({ tracing, consumerGroup, destinations: [topics.processed, topics.dlq] }),
  *     onOutcome: (o) => { metrics.recordOutcome(o); logRecordOutcome(logger, o); },
  *   }),
- *   { tracing, logger, metrics },
  * );
  */
+export {
+  type HandlerTelemetry,
+  type InstrumentedHandler,
+  type InstrumentOptions,
+  instrumentHandler,
+} from './instrument.ts';
 export {
   createLogger,
   DEBUG_VALUE_MAX,

@@ -21,6 +21,10 @@ export const COUNTERS = [
   'republished',
   'parked',
   'skipped',
+  // produceOrders: orders written, orders answered from the idempotency store, invalid requests
+  'emitted',
+  'replayed',
+  'invalid',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 

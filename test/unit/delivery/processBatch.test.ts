@@ -5,6 +5,8 @@ import {
   type DeliveryOptions,
   type PartitionWriter,
   processBatch,
+  type RecordOutcome,
+  withPropagation,
 } from '../../../src/lib/delivery/processBatch.ts';
 import { PoisonRecordError, RetriableError } from '../../../src/lib/errors.ts';
 import type { DecodedRecord, PartitionBatch } from '../../../src/lib/events/types.ts';
@@ -232,5 +234,105 @@ describe('processBatch', () => {
     expect(dl.topic).toBe('orders.dlq');
     expect(dl.value).toEqual(Buffer.from('%%%'));
     expect(dl.headers?.[DLQ_HEADERS.errorCode]).toBe('INVALID_BASE64');
+  });
+});
+
+describe('processBatch: outcome detail', () => {
+  const detailed = (kafka: MemoryKafka, outcomes: RecordOutcome<{ n: number }>[]) =>
+    options(kafka, {
+      processRecord: (r) => {
+        const v = r.value?.toString() ?? '';
+        if (v === 'poison') throw new PoisonRecordError('NOT_JSON', 'not json');
+        // a bare list stays allowed
+        if (v === 'v2') return [{ topic: 'orders.processed', key: r.key, value: 'plain' }];
+        return {
+          messages: [{ topic: 'orders.processed', key: r.key, value: `out-${v}` }],
+          detail: { n: r.offset },
+        };
+      },
+      onOutcome: (o) => outcomes.push(o as RecordOutcome<{ n: number }>),
+    });
+
+  it('hands a record processor’s detail to onOutcome once the transaction committed', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+    const outcomes: RecordOutcome<{ n: number }>[] = [];
+
+    // Act
+    await processBatch([batch(0, [0, 1, 2], { 1: 'poison' })], detailed(kafka, outcomes));
+
+    // Assess
+    expect(outputs(kafka, 'orders.processed')).toEqual(['out-v0', 'plain']);
+    expect(
+      outcomes.map((o) => [o.kind, o.record.offset, o.kind === 'ok' ? o.detail : undefined]),
+    ).toEqual([
+      ['ok', 0, { n: 0 }],
+      ['poison', 1, undefined],
+      ['ok', 2, undefined],
+    ]);
+    expect(outcomes[2]).not.toHaveProperty('detail');
+  });
+
+  it('reports no ok outcome, detail or not, when the commit fails', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+    kafka.failNextWrite = true;
+    const outcomes: RecordOutcome<{ n: number }>[] = [];
+
+    // Act
+    const { response } = await processBatch([batch(0, [0, 1])], detailed(kafka, outcomes));
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(outcomes).toEqual([]);
+  });
+});
+
+describe('withPropagation', () => {
+  const carried = (): OutboundMessage => ({
+    topic: 'orders.processed',
+    key: 'k',
+    value: 'v',
+    headers: {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'vendor=old',
+      'x-tenant': 'acme',
+    },
+  });
+  const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+  it('drops a carried tracestate when the propagation brings a traceparent without one', () => {
+    const [m] = withPropagation([carried()], { traceparent: parent });
+    expect(m!.headers).toEqual({ traceparent: parent, 'x-tenant': 'acme' });
+  });
+
+  it('replaces a carried tracestate with the propagation’s own', () => {
+    const [m] = withPropagation([carried()], { traceparent: parent, tracestate: 'vendor=new' });
+    expect(m!.headers).toEqual({
+      traceparent: parent,
+      tracestate: 'vendor=new',
+      'x-tenant': 'acme',
+    });
+  });
+
+  it('replaces carried trace headers whatever their spelling', () => {
+    const message: OutboundMessage = {
+      topic: 't',
+      key: null,
+      value: null,
+      headers: { TraceParent: 'x', TraceState: 'y', other: 'z' },
+    };
+    const [m] = withPropagation([message], { traceparent: parent });
+    expect(m!.headers).toEqual({ traceparent: parent, other: 'z' });
+  });
+
+  it('leaves messages untouched without a propagation (tracing off)', () => {
+    const messages = [carried()];
+    expect(withPropagation(messages, {})).toBe(messages);
+    expect(withPropagation(messages, undefined)).toBe(messages);
+    expect(
+      withPropagation([{ topic: 't', key: null, value: null }], { traceparent: parent })[0]!
+        .headers,
+    ).toEqual({ traceparent: parent });
   });
 });

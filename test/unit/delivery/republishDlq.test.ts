@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
 import { DLQ_HEADERS, deadLetter } from '../../../src/lib/delivery/deadLetter.ts';
-import type { DeliveryKafka, PartitionWriter } from '../../../src/lib/delivery/processBatch.ts';
+import type {
+  DeliveryKafka,
+  DeliveryTelemetry,
+  PartitionResult,
+  PartitionWriter,
+  RecordOutcome,
+} from '../../../src/lib/delivery/processBatch.ts';
 import {
   backoffStep,
   createRepublishDlqHandler,
   type RepublishDecision,
   type RepublishOptions,
+  type RepublishOutcomeDetail,
   republishDecision,
 } from '../../../src/lib/delivery/republishDlq.ts';
 import { PoisonRecordError } from '../../../src/lib/errors.ts';
@@ -586,5 +593,90 @@ describe('createRepublishDlqHandler', () => {
       'INVALID_BASE64',
     ]);
     expect(kafka.written('orders')).toHaveLength(1);
+  });
+
+  it('reports republished and parked records with their detail only once committed', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+    const outcomes: RecordOutcome<RepublishOutcomeDetail>[] = [];
+    const decisions: string[] = [];
+    const handler = createRepublishDlqHandler({
+      config: readPipelineConfig({ SERVICE_NAME: 'svc', STAGE: 'test', DLQ_MAX_ATTEMPTS: '2' }),
+      kafka: async () => kafka,
+      now: () => NOW,
+      onDecision: (_r, d) => decisions.push(d.action),
+      onOutcome: (o) => outcomes.push(o),
+    });
+    const due = firstDeadLetter();
+    const spent = { ...due, headers: new Map(due.headers) };
+    spent.headers.set(DLQ_HEADERS.attempts, [Buffer.from('2')]);
+    const event = buildKafkaEvent({
+      records: [
+        { ...due, offset: 0 },
+        { ...spent, offset: 1 },
+      ],
+    });
+    const write = kafka.transactionalProducer.bind(kafka);
+    let fail = true;
+    kafka.transactionalProducer = (id: string) => {
+      const { producer, fresh } = write(id);
+      const failing: PartitionWriter = {
+        usable: true,
+        init: producer.init,
+        write: async (messages, checkpoint) => {
+          if (fail) {
+            fail = false;
+            throw new Error('broker gone');
+          }
+          return producer.write(messages, checkpoint);
+        },
+      };
+      return { producer: failing, fresh };
+    };
+
+    // Act: the first delivery's commit fails, the second commits
+    const failed = await handler(event);
+    const afterFailure = outcomes.length;
+    const committed = await handler(event);
+
+    // Assess
+    expect(failed.batchItemFailures).toHaveLength(1);
+    expect(decisions).toEqual(['republish', 'park', 'republish', 'park']);
+    expect(afterFailure).toBe(0);
+    expect(committed.batchItemFailures).toEqual([]);
+    expect(outcomes.map((o) => (o.kind === 'ok' ? o.detail : o.kind))).toEqual([
+      { action: 'republish', attempts: 2, topic: 'orders', source: 'handler' },
+      { action: 'park', reason: 'ATTEMPTS_EXHAUSTED', attempts: 2 },
+    ]);
+  });
+
+  it('traces through the telemetry seam: one span per partition, its context on every write', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+    const started: string[] = [];
+    const ended: PartitionResult[] = [];
+    const propagation = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+    const telemetry: DeliveryTelemetry = {
+      startPartition: (batch) => {
+        started.push(batch.key);
+        return { propagation, end: (result) => ended.push(result) };
+      },
+    };
+    const handler = createRepublishDlqHandler({
+      config,
+      kafka: async () => kafka,
+      now: () => NOW,
+      telemetry,
+    });
+
+    // Act
+    await handler(buildKafkaEvent({ records: [{ ...firstDeadLetter(), offset: 0 }] }));
+
+    // Assess
+    expect(started).toEqual(['orders.dlq-0']);
+    expect(ended.map((r) => r.ok)).toEqual([1]);
+    const [republished] = kafka.written('orders');
+    expect(header(republished!, 'traceparent')).toBe(propagation.traceparent);
+    expect(header(republished!, DLQ_HEADERS.attempts)).toBe('2');
   });
 });

@@ -6,6 +6,8 @@ import {
   BasePersistenceLayer,
   type IdempotencyRecord,
 } from '@aws-lambda-powertools/idempotency/persistence';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
@@ -22,6 +24,7 @@ import {
   readIdempotencySettings,
   validateProduceRequest,
 } from '../../../src/lib/producer/produceOrders.ts';
+import { createTracing, NOOP_TRACING } from '../../../src/lib/telemetry/tracing.ts';
 import { orderFixture } from '../../support/fixtures.ts';
 
 const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-01$/;
@@ -499,6 +502,65 @@ describe('produceOrders: idempotency (in-memory persistence)', () => {
 
     // Assess
     expect(kinds).toEqual(['emitted', 'replayed', 'invalid']);
+  });
+});
+
+describe('produceOrders: tracing', () => {
+  const traced = async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = await createTracing({ exporter, processor: 'simple' });
+    return { exporter, tracing };
+  };
+
+  it('puts the context of one PRODUCER span per emit on every order', async () => {
+    // Prepare
+    const { exporter, tracing } = await traced();
+    const { handler, state } = setup({ tracing }, true);
+    const request = { idempotencyKey: 'k-1', orders: orders(3) };
+
+    // Act
+    await handler(request);
+    await handler(request); // a replay emits nothing, so no span
+
+    // Assess
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(1);
+    const [span] = spans;
+    expect(span!.name).toBe('send orders.in');
+    expect(span!.kind).toBe(SpanKind.PRODUCER);
+    expect(span!.attributes['messaging.batch.message_count']).toBe(3);
+    const { traceId, spanId } = span!.spanContext();
+    expect(state.transactions[0]!.messages.map((m) => m.headers?.traceparent)).toEqual(
+      Array(3).fill(`00-${traceId}-${spanId}-01`),
+    );
+  });
+
+  it('ends the span with an error when the transaction fails', async () => {
+    // Prepare
+    const { exporter, tracing } = await traced();
+    const { handler, state } = setup({ tracing });
+    state.failures = 1;
+
+    // Act
+    await handler({ idempotencyKey: 'k-1', orders: orders(1) }).catch(() => {});
+
+    // Assess
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span!.attributes['error.type']).toBe('BROKER_UNAVAILABLE');
+  });
+
+  it('gives every order a fresh random traceparent with tracing off', async () => {
+    // Prepare
+    const { handler, state } = setup({ tracing: NOOP_TRACING });
+
+    // Act
+    await handler({ idempotencyKey: 'k-1', orders: orders(4) });
+
+    // Assess
+    const traceparents = state.transactions[0]!.messages.map((m) => String(m.headers?.traceparent));
+    for (const t of traceparents) expect(t).toMatch(TRACEPARENT);
+    expect(new Set(traceparents).size).toBe(4);
   });
 });
 
