@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PipelineConfig, readPipelineConfig } from '../../src/lib/config.ts';
+import type { PipelineConfig } from '../../src/lib/config.ts';
 import { DLQ_HEADERS } from '../../src/lib/delivery/deadLetter.ts';
 import { createProcessOrdersHandler } from '../../src/lib/delivery/processOrders.ts';
 import { RetriableError } from '../../src/lib/errors.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { orderFixture } from '../support/fixtures.ts';
+import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
 import { kcatRead } from '../support/kcat.ts';
 import { mskEvent, type RecordSpec } from '../support/mskEvent.ts';
-import { kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
+import { kafkaBrokers } from '../support/stackEnv.ts';
 
 const clients: KafkaClient[] = [];
 const newClient = () => {
@@ -21,23 +22,8 @@ const newClient = () => {
 
 /** A fresh set of topics and a service name no other test shares. */
 const isolatedConfig = async (): Promise<PipelineConfig> => {
-  const id = uniqueName('po');
-  const config = readPipelineConfig({
-    SERVICE_NAME: id,
-    STAGE: 'test',
-    TOPIC_ORDERS: `${id}.orders`,
-    TOPIC_PROCESSED: `${id}.processed`,
-    TOPIC_DLQ: `${id}.dlq`,
-    TOPIC_PARKING_LOT: `${id}.parking-lot`,
-    TOPIC_CHECKPOINTS: `${id}.checkpoints`,
-  });
-  const admin = newClient();
-  await admin.ensureTopics([
-    { topic: config.topics.orders, partitions: 3 },
-    { topic: config.topics.processed, partitions: 3 },
-    { topic: config.topics.dlq, partitions: 3 },
-    { topic: config.topics.checkpoints, partitions: 3, config: { 'cleanup.policy': 'compact' } },
-  ]);
+  const config = isolatedPipelineConfig('po');
+  await createPipelineTopics(newClient(), config);
   return config;
 };
 

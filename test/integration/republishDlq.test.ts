@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { type PipelineConfig, readPipelineConfig } from '../../src/lib/config.ts';
+import type { PipelineConfig } from '../../src/lib/config.ts';
 import { DLQ_HEADERS } from '../../src/lib/delivery/deadLetter.ts';
 import { createProcessOrdersHandler } from '../../src/lib/delivery/processOrders.ts';
 import { createRepublishDlqHandler } from '../../src/lib/delivery/republishDlq.ts';
@@ -8,9 +8,10 @@ import { buildOnFailureEnvelope } from '../../src/lib/events/onFailureEnvelope.t
 import type { KafkaBatchResponse } from '../../src/lib/events/types.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { orderFixture, traceparentFixture } from '../support/fixtures.ts';
+import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
 import { type KcatRecord, kcatRead, kcatWrite } from '../support/kcat.ts';
 import { mskEventFromKcat } from '../support/mskEvent.ts';
-import { kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
+import { kafkaBrokers } from '../support/stackEnv.ts';
 
 const clients: KafkaClient[] = [];
 const newClient = () => {
@@ -31,26 +32,12 @@ const isolatedConfig = async (
   env: Record<string, string> = {},
   partitions = { dlq: 3 },
 ): Promise<PipelineConfig> => {
-  const id = uniqueName('rd');
-  const config = readPipelineConfig({
-    SERVICE_NAME: id,
-    STAGE: 'test',
-    TOPIC_ORDERS: `${id}.orders`,
-    TOPIC_PROCESSED: `${id}.processed`,
-    TOPIC_DLQ: `${id}.dlq`,
-    TOPIC_PARKING_LOT: `${id}.parking-lot`,
-    TOPIC_CHECKPOINTS: `${id}.checkpoints`,
+  const config = isolatedPipelineConfig('rd', {
     DLQ_MAX_ATTEMPTS: '3',
     DLQ_BACKOFF_BASE_MS: '0',
     ...env,
   });
-  await newClient().ensureTopics([
-    { topic: config.topics.orders, partitions: 3 },
-    { topic: config.topics.processed, partitions: 3 },
-    { topic: config.topics.dlq, partitions: partitions.dlq },
-    { topic: config.topics.parkingLot, partitions: 1 },
-    { topic: config.topics.checkpoints, partitions: 3, config: { 'cleanup.policy': 'compact' } },
-  ]);
+  await createPipelineTopics(newClient(), config, { dlq: partitions.dlq, parkingLot: 1 });
   return config;
 };
 

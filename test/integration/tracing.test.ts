@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PipelineConfig, readPipelineConfig } from '../../src/lib/config.ts';
+import type { PipelineConfig } from '../../src/lib/config.ts';
 import { DLQ_HEADERS } from '../../src/lib/delivery/deadLetter.ts';
 import { createProcessOrdersHandler } from '../../src/lib/delivery/processOrders.ts';
 import { createRepublishDlqHandler } from '../../src/lib/delivery/republishDlq.ts';
@@ -18,9 +18,10 @@ import {
   withTelemetry,
 } from '../../src/lib/telemetry/tracing.ts';
 import { orderFixture } from '../support/fixtures.ts';
+import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
 import { kcatRead } from '../support/kcat.ts';
 import { mskEvent, mskEventFromKcat } from '../support/mskEvent.ts';
-import { kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
+import { kafkaBrokers } from '../support/stackEnv.ts';
 
 /** A span as OTLP/JSON carries it (ids hex, kind the OTLP enum). */
 interface OtlpSpan {
@@ -102,24 +103,10 @@ describe('traces of processOrders, exported over OTLP/HTTP', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_SERVICE_NAME: 'tracing-it',
     });
-    const id = uniqueName('tr');
-    config = readPipelineConfig({
-      SERVICE_NAME: id,
-      STAGE: 'test',
-      TOPIC_ORDERS: `${id}.orders`,
-      TOPIC_PROCESSED: `${id}.processed`,
-      TOPIC_DLQ: `${id}.dlq`,
-      TOPIC_PARKING_LOT: `${id}.parking-lot`,
-      TOPIC_CHECKPOINTS: `${id}.checkpoints`,
-    });
+    config = isolatedPipelineConfig('tr');
     const admin = new KafkaClient({ clientId: 'tracing-test', brokers: kafkaBrokers().split(',') });
     clients.push(admin);
-    await admin.ensureTopics([
-      { topic: config.topics.orders, partitions: 1 },
-      { topic: config.topics.processed, partitions: 1 },
-      { topic: config.topics.dlq, partitions: 1 },
-      { topic: config.topics.checkpoints, partitions: 1, config: { 'cleanup.policy': 'compact' } },
-    ]);
+    await createPipelineTopics(admin, config, { all: 1 });
   });
 
   afterAll(async () => {
@@ -222,26 +209,10 @@ describe('one order followed by trace links: produce → process → dlq → rep
       OTEL_SERVICE_NAME: 'tracing-path-it',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     };
-    const id = uniqueName('tp');
-    config = readPipelineConfig({
-      SERVICE_NAME: id,
-      STAGE: 'test',
-      TOPIC_ORDERS: `${id}.orders`,
-      TOPIC_PROCESSED: `${id}.processed`,
-      TOPIC_DLQ: `${id}.dlq`,
-      TOPIC_PARKING_LOT: `${id}.parking-lot`,
-      TOPIC_CHECKPOINTS: `${id}.checkpoints`,
-      DLQ_BACKOFF_BASE_MS: '0',
-    });
+    config = isolatedPipelineConfig('tp', { DLQ_BACKOFF_BASE_MS: '0' });
     const admin = new KafkaClient({ clientId: 'tracing-test', brokers: kafkaBrokers().split(',') });
     clients.push(admin);
-    await admin.ensureTopics([
-      { topic: config.topics.orders, partitions: 1 },
-      { topic: config.topics.processed, partitions: 1 },
-      { topic: config.topics.dlq, partitions: 1 },
-      { topic: config.topics.parkingLot, partitions: 1 },
-      { topic: config.topics.checkpoints, partitions: 1, config: { 'cleanup.policy': 'compact' } },
-    ]);
+    await createPipelineTopics(admin, config, { all: 1 });
   });
 
   afterAll(async () => {
