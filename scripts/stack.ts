@@ -505,6 +505,28 @@ export const startEmulator = async (): Promise<{ url: string; started: boolean }
   return { url, started: true };
 };
 
+/** The idempotency tables of the `dev` and `local` stages, so produceOrders runs locally as is. */
+const createIdempotencyTables = async (endpoint: string) => {
+  const { clientsFor, ensureIdempotencyTable } = await import('./aws-bootstrap.ts');
+  const { dynamodb, secrets } = clientsFor(endpoint, {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  });
+  try {
+    for (const stage of ['dev', 'local']) {
+      const step = await ensureIdempotencyTable(
+        dynamodb,
+        `msk-order-pipeline-${stage}-idempotency`,
+      );
+      if (step.result !== 'exists') say(`aws: ${step.detail}`);
+    }
+  } finally {
+    dynamodb.destroy();
+    secrets.destroy();
+  }
+};
+
 // ---------------------------------------------------------------- whole stack
 
 export const readStackEnv = (): StackEnv | undefined =>
@@ -559,13 +581,23 @@ export const status = () => ({
   env: readStackEnv(),
 });
 
+/** Shell lines for `eval "$(npm run -s stack:up)"`: what the handlers need to reach the stack. */
+const exportLines = (env: StackEnv) =>
+  [
+    `export KAFKA_BROKERS=${env.KAFKA_BROKERS}`,
+    // a loopback broker speaks plaintext without auth (the stack's own does)
+    ...(env.ownsBroker ? ['export KAFKA_AUTH=none', 'export KAFKA_TLS=false'] : []),
+    `export AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}`,
+    'export AWS_REGION=${AWS_REGION:-us-east-1}',
+    'export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}',
+    'export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}',
+  ].join('\n') + '\n';
+
 const main = async (cmd: string | undefined) => {
   switch (cmd) {
     case 'up': {
       const env = await up();
-      process.stdout.write(
-        `export KAFKA_BROKERS=${env.KAFKA_BROKERS}\nexport AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}\n`,
-      );
+      process.stdout.write(exportLines(env));
       return;
     }
     case 'down':
@@ -585,10 +617,7 @@ const main = async (cmd: string | undefined) => {
       say(
         `kafka: ${s.kafka ? `running (pid ${s.kafka})` : 'stopped'}; moto: ${s.moto ? `running (pid ${s.moto})` : 'stopped'}`,
       );
-      if (s.env)
-        process.stdout.write(
-          `export KAFKA_BROKERS=${s.env.KAFKA_BROKERS}\nexport AWS_ENDPOINT_URL=${s.env.AWS_ENDPOINT_URL}\n`,
-        );
+      if (s.env) process.stdout.write(exportLines(s.env));
       return;
     }
     default:
