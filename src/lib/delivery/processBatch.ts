@@ -131,10 +131,9 @@ const readCheckpoint = async <TDetail>(
   return checkpoint;
 };
 
-const toError = (error: unknown): PipelineError =>
-  error instanceof Error && 'code' in error && 'retriable' in error
-    ? (error as PipelineError)
-    : toPipelineError(error);
+// A kafkajs error also has `code` and `retriable` (a numeric protocol code): only
+// PipelineErrors pass as they are, anything else is mapped to a stable code.
+const toError = toPipelineError;
 
 /**
  * Processes one partition's records in offset order inside one transaction:
