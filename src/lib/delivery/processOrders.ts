@@ -48,10 +48,8 @@ export const evaluateOrderRecord = (
 ): { message: OutboundMessage; result: OrderResult } => {
   if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
   const order = parseOrder(record.value);
-  const result = evaluateOrder(order, {
-    now: options.now,
-    source: { topic: record.topic, partition: record.partition, offset: record.offset },
-  });
+  // evaluateOrder copies topic, partition and offset from the record: no object in between.
+  const result = evaluateOrder(order, { now: options.now, source: record });
   const headers: Record<string, Buffer[]> = {};
   for (const name of CARRIED_HEADERS) {
     const v = record.headers.get(name);
@@ -100,6 +98,18 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
   return async (event: unknown, _context?: Partial<Context>): Promise<KafkaBatchResponse> => {
     const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
     const kafka = await deps.kafka();
+    // One clock reading per invocation: every result of the batch has this processedAt.
+    const invokedAt = now();
+    const processRecord = (record: DecodedRecord) => {
+      const { message, result } = evaluateOrderRecord(record, {
+        processedTopic: topics.processed,
+        now: invokedAt,
+      });
+      const detail: OrderOutcomeDetail = { orderId: result.orderId, status: result.status };
+      if (result.reasonCode !== undefined) detail.reasonCode = result.reasonCode;
+      return { messages: [message], detail };
+    };
+    const { beforeRecord } = deps;
     const { response, partitions: results } = await processBatch(partitions, {
       kafka,
       transactionalIdPrefix: prefix,
@@ -108,16 +118,13 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       deadLetterTopic: topics.dlq,
       backoff: { baseMs: deps.config.dlqBackoffBaseMs, maxMs: deps.config.dlqBackoffMaxMs },
       now,
-      processRecord: async (record) => {
-        await deps.beforeRecord?.(record);
-        const { message, result } = evaluateOrderRecord(record, {
-          processedTopic: topics.processed,
-          now: now(),
-        });
-        const detail: OrderOutcomeDetail = { orderId: result.orderId, status: result.status };
-        if (result.reasonCode !== undefined) detail.reasonCode = result.reasonCode;
-        return { messages: [message], detail };
-      },
+      // Synchronous unless a test hook has to be awaited first: no promise per record.
+      processRecord: beforeRecord
+        ? async (record) => {
+            await beforeRecord(record);
+            return processRecord(record);
+          }
+        : processRecord,
       telemetry: deps.telemetry,
       onOutcome: deps.onOutcome,
       afterCommit: deps.afterCommit,

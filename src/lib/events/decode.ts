@@ -80,18 +80,43 @@ export const parsePartitionKey = (
   return { topic: key.slice(0, dash), partition };
 };
 
+/** Base64 digit values of `A-Z a-z 0-9 + /` by character code, -1 for every other ASCII code. */
+const BASE64_DIGITS = new Int8Array(128).fill(-1);
+for (const [value, digit] of [
+  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+].entries())
+  BASE64_DIGITS[digit.charCodeAt(0)] = value;
+const EQUALS_SIGN = 0x3d;
+
 /**
  * Strict base64: Node's `Buffer.from(s, 'base64')` skips characters it does not
- * know, accepts the URL-safe alphabet and missing padding, so a corrupted value would
- * decode to different bytes without a word. Re-encoding and comparing rejects all of
- * that (and non-canonical trailing bits). Measured on 10,000 values / 8 MB of base64:
- * decode alone 6.4 ms, decode + re-encode compare 9.0 ms, a charset regex 47 ms, a
- * charCode loop 62 ms.
+ * know, stops at a `=` inside the text, accepts the URL-safe alphabet and missing
+ * padding, reads a character above U+00FF as its low byte, and ignores the bits a last
+ * digit carries beyond the last byte, so a corrupted value would decode to different
+ * bytes without a word. This refuses all of that, and allocates nothing but the bytes:
+ * - a length that is a multiple of 4, and zero bits beyond the last byte;
+ * - ASCII only (UTF-8 length = length), and neither `-` nor `_`;
+ * - then every other character Node skips, and padding before the end, leave fewer
+ *   bytes than the length promises.
+ * Same verdicts as re-encoding the bytes and comparing, without the 4/3-size string that
+ * costs per record; the property tests hold the two side by side.
  */
 const decodeBase64Strict = (text: string): Buffer | undefined => {
-  if (text.length % 4 !== 0) return undefined;
+  const length = text.length;
+  if (length % 4 !== 0) return undefined;
+  let padding = 0;
+  if (length > 0 && text.charCodeAt(length - 1) === EQUALS_SIGN)
+    padding = text.charCodeAt(length - 2) === EQUALS_SIGN ? 2 : 1;
+  if (padding > 0) {
+    const code = text.charCodeAt(length - 1 - padding);
+    const digit = code < 128 ? BASE64_DIGITS[code]! : -1;
+    // 2 bytes in 3 digits leave 2 spare bits, 1 byte in 2 digits leaves 4
+    if (digit < 0 || (digit & (padding === 1 ? 0b11 : 0b1111)) !== 0) return undefined;
+  }
+  if (Buffer.byteLength(text, 'utf8') !== length) return undefined;
+  if (text.indexOf('-') !== -1 || text.indexOf('_') !== -1) return undefined;
   const bytes = Buffer.from(text, 'base64');
-  return bytes.toString('base64') === text ? bytes : undefined;
+  return bytes.length === (length / 4) * 3 - padding ? bytes : undefined;
 };
 
 /** Text form of a field that is not a base64 string, so nothing received is lost. */
@@ -135,11 +160,36 @@ const byteArrayToBuffer = (value: unknown): Buffer | undefined => {
  */
 export const decodeHeaders = (headers: unknown, report?: (message: string) => void): HeaderMap => {
   const map: HeaderMap = new Map();
-  if (headers === undefined || headers === null) return map;
+  decodeHeadersInto(map, headers, report);
+  return map;
+};
+
+// The UTF-8 length of the last header name measured: records mostly carry the same names.
+let measuredName = '';
+let measuredNameBytes = 0;
+const nameBytes = (name: string): number => {
+  if (name !== measuredName) {
+    measuredNameBytes = Buffer.byteLength(name);
+    measuredName = name;
+  }
+  return measuredNameBytes;
+};
+
+/**
+ * {@link decodeHeaders} into `map`, in the same pass measuring what the kept headers
+ * weigh: the UTF-8 name once per value, plus the value's bytes.
+ */
+const decodeHeadersInto = (
+  map: HeaderMap,
+  headers: unknown,
+  report: ((message: string) => void) | undefined,
+): number => {
+  if (headers === undefined || headers === null) return 0;
   if (!Array.isArray(headers)) {
     report?.('headers is not an array: all dropped');
-    return map;
+    return 0;
   }
+  let size = 0;
   for (let i = 0; i < headers.length; i++) {
     const entry: unknown = headers[i];
     if (!isRecordObject(entry)) {
@@ -157,24 +207,17 @@ export const decodeHeaders = (headers: unknown, report?: (message: string) => vo
         report?.(`header #${i} "${name.slice(0, 64)}" is not an array of bytes: dropped`);
         continue;
       }
+      size += nameBytes(name) + bytes.length;
       const values = map.get(name);
       if (values) values.push(bytes);
       else map.set(name, [bytes]);
     }
   }
-  return map;
+  return size;
 };
 
 const schemaMetadata = (value: unknown): SchemaMetadata | undefined =>
   isRecordObject(value) ? (value as unknown as SchemaMetadata) : undefined;
-
-const headerBytes = (headers: HeaderMap): number => {
-  let total = 0;
-  for (const [name, values] of headers) {
-    for (const v of values) total += Buffer.byteLength(name) + v.length;
-  }
-  return total;
-};
 
 /**
  * Decodes one event record. Never throws: what cannot be decoded is reported in
@@ -253,7 +296,9 @@ export const decodeKafkaRecord = (
   }
 
   const { onIssue, maxRecordBytes } = options;
-  const headers = decodeHeaders(
+  const headers: HeaderMap = new Map();
+  const headersSize = decodeHeadersInto(
+    headers,
     raw.headers,
     onIssue &&
       ((message) =>
@@ -279,7 +324,7 @@ export const decodeKafkaRecord = (
   if (problems) {
     record.decodeError = { code: 'INVALID_BASE64', message: problems };
   } else if (maxRecordBytes !== undefined) {
-    const size = (key?.length ?? 0) + (value?.length ?? 0) + headerBytes(headers);
+    const size = (key?.length ?? 0) + (value?.length ?? 0) + headersSize;
     if (size > maxRecordBytes) {
       record.decodeError = {
         code: 'RECORD_TOO_LARGE',

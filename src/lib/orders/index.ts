@@ -40,5 +40,6 @@ export {
   MAX_QUANTITY,
   orderSchema,
   parseOrder,
+  parseOrderFast,
   safeParseOrder,
 } from './schema.ts';

@@ -76,9 +76,17 @@ export type MinorUnitsResult =
       problem: 'format' | 'precision' | 'range';
     };
 
+const ZERO = 48;
+const NINE = 57;
+const POINT = 46;
+/** Any integer of up to 15 decimal digits is below 2^53, so it is exact in a double. */
+const MAX_EXACT_DIGITS = 15;
+const POWERS_OF_TEN = [1, 10, 100, 1000, 10_000] as const;
+
 /**
  * Converts a decimal string in major units to integer minor units, exactly.
- * Never throws; never uses floating point.
+ * Never throws; never rounds (digits are accumulated as an integer, through BigInt
+ * beyond 15 digits).
  *
  * @example
  * toMinorUnits('12.3', 'EUR')  // { ok: true, minor: 1230 }
@@ -86,9 +94,42 @@ export type MinorUnitsResult =
  * toMinorUnits('0.001', 'EUR') // { ok: false, problem: 'precision' }
  */
 export const toMinorUnits = (decimal: string, currency: CurrencyCode): MinorUnitsResult => {
+  // One pass over the characters, the value accumulated as a double while it has at most
+  // 15 digits (below 2^53, so every step is exact); longer amounts go through BigInt.
+  const length = decimal.length;
+  let i = 0;
+  let value = 0;
+  const lead = length === 0 ? -1 : decimal.charCodeAt(0);
+  if (lead === ZERO) i = 1;
+  else if (lead > ZERO && lead <= NINE) {
+    for (; i < length; i++) {
+      const c = decimal.charCodeAt(i);
+      if (c < ZERO || c > NINE) break;
+      value = value * 10 + (c - ZERO);
+    }
+  } else return { ok: false, problem: 'format' };
+  const wholeDigits = i;
+  if (i < length) {
+    if (decimal.charCodeAt(i) !== POINT || i === length - 1)
+      return { ok: false, problem: 'format' };
+    for (i++; i < length; i++) {
+      const c = decimal.charCodeAt(i);
+      if (c < ZERO || c > NINE) return { ok: false, problem: 'format' };
+      value = value * 10 + (c - ZERO);
+    }
+  }
+  const fractionDigits = wholeDigits === length ? 0 : length - wholeDigits - 1;
+  const exponent = currencyExponent(currency);
+  if (fractionDigits > exponent) return { ok: false, problem: 'precision' };
+  if (wholeDigits + exponent <= MAX_EXACT_DIGITS)
+    return { ok: true, minor: value * POWERS_OF_TEN[exponent - fractionDigits]! };
+  return toMinorUnitsExact(decimal, exponent);
+};
+
+/** {@link toMinorUnits} for long amounts: through BigInt, so the range check is exact. */
+const toMinorUnitsExact = (decimal: string, exponent: MinorUnitExponent): MinorUnitsResult => {
   const match = DECIMAL.exec(decimal);
   if (!match) return { ok: false, problem: 'format' };
-  const exponent = currencyExponent(currency);
   const whole = match[1]!;
   const fraction = match[2] ?? '';
   if (fraction.length > exponent) return { ok: false, problem: 'precision' };
