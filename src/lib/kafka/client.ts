@@ -355,7 +355,11 @@ export class KafkaClient {
       });
       await p.connect();
       return p;
-    })();
+    })().catch((error: unknown) => {
+      // a failed connect is not kept: the next write connects afresh
+      this.#plain = undefined;
+      throw toPipelineError(error);
+    });
     const producer = await this.#plain;
     try {
       return await sendChunks(toKafkaJsChunks(messages), (topicMessages) =>
