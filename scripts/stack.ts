@@ -508,18 +508,13 @@ export const startEmulator = async (): Promise<{ url: string; started: boolean }
 /** The idempotency tables of the `dev` and `local` stages, so produceOrders runs locally as is. */
 const createIdempotencyTables = async (endpoint: string) => {
   const { clientsFor, ensureIdempotencyTable } = await import('./aws-bootstrap.ts');
-  const { dynamodb, secrets } = clientsFor(endpoint, {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-  });
+  // no keys in the env given: the emulator gets its dummy credentials, whatever the shell has
+  const { dynamodb, secrets } = clientsFor(endpoint, { AWS_REGION: process.env.AWS_REGION });
   try {
     for (const stage of ['dev', 'local']) {
-      const step = await ensureIdempotencyTable(
-        dynamodb,
-        `msk-order-pipeline-${stage}-idempotency`,
-      );
-      if (step.result !== 'exists') say(`aws: ${step.detail}`);
+      const table = `msk-order-pipeline-${stage}-idempotency`;
+      const step = await ensureIdempotencyTable(dynamodb, table);
+      if (step.result !== 'exists') say(`aws: table ${table} ${step.detail}`);
     }
   } finally {
     dynamodb.destroy();
@@ -556,6 +551,7 @@ export const up = async (): Promise<StackEnv> => {
     endpoint = (await startEmulator()).url;
     ownsEmulator = true;
   }
+  await createIdempotencyTables(endpoint);
   const env: StackEnv = {
     KAFKA_BROKERS: brokers,
     AWS_ENDPOINT_URL: endpoint,
@@ -588,10 +584,12 @@ const exportLines = (env: StackEnv) =>
     // a loopback broker speaks plaintext without auth (the stack's own does)
     ...(env.ownsBroker ? ['export KAFKA_AUTH=none', 'export KAFKA_TLS=false'] : []),
     `export AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}`,
-    'export AWS_REGION=${AWS_REGION:-us-east-1}',
-    'export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}',
-    'export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}',
-  ].join('\n') + '\n';
+    // shell defaults, not template placeholders: the user's own values win
+    ...['AWS_REGION:-us-east-1', 'AWS_ACCESS_KEY_ID:-test', 'AWS_SECRET_ACCESS_KEY:-test'].map(
+      (expansion) => `export ${expansion.split(':')[0]}=\${${expansion}}`,
+    ),
+    '',
+  ].join('\n');
 
 const main = async (cmd: string | undefined) => {
   switch (cmd) {

@@ -13,6 +13,15 @@ describe('aws-bootstrap against the AWS emulator', () => {
     clients.secrets.destroy();
   });
 
+  it("stack:up has created the dev and local stages' idempotency tables (sls invoke local needs them)", async () => {
+    for (const stage of ['dev', 'local']) {
+      const table = await clients.dynamodb.send(
+        new DescribeTableCommand({ TableName: `msk-order-pipeline-${stage}-idempotency` }),
+      );
+      expect(table.Table?.KeySchema).toEqual([{ AttributeName: 'id', KeyType: 'HASH' }]);
+    }
+  });
+
   it('creates the idempotency table and the SCRAM secret once, and the handlers can read the secret', async () => {
     // Prepare
     const settings = {
