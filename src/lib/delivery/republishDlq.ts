@@ -44,10 +44,12 @@
  * handled in offset order, so a waiting record holds back every later record of its
  * partition, due or not; other partitions of the batch run on in parallel.
  *
- * Each stop counts as a retry of the DLQ's event-source mapping: give that mapping
- * `MaximumRetryAttempts: -1`, no `MaximumRecordAgeInSeconds`, and no on-failure
- * destination (with one, AWS caps retries at 10), or a long back-off turns into a
- * lost record.
+ * Each stop counts as a retry of the DLQ's event-source mapping. As deployed (10
+ * retries, on-failure destination `kafka://orders.parking-lot`), a record still
+ * waiting after the last retry reaches the parking lot as an AWS on-failure envelope:
+ * parked early, not lost. Back-offs longer than those retries last need
+ * `MaximumRetryAttempts: -1`, no `MaximumRecordAgeInSeconds` and no on-failure
+ * destination (with one, AWS caps retries at 10).
  *
  * ## Delivery
  *
