@@ -189,6 +189,9 @@ export const withPropagation = (
   });
 };
 
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown }).then === 'function';
+
 const runPartition = async <TDetail>(
   batch: PartitionBatch,
   options: DeliveryOptions<TDetail>,
@@ -229,16 +232,15 @@ const runPartition = async <TDetail>(
     try {
       if (record.decodeError)
         throw new PoisonRecordError(record.decodeError.code, record.decodeError.message);
-      const processed = await options.processRecord(record);
+      let processed = options.processRecord(record);
+      // a synchronous processor costs no promise per record
+      if (isPromise(processed)) processed = await processed;
       const messages = Array.isArray(processed) ? processed : processed.messages;
-      outbound.push(...messages);
-      const detail = Array.isArray(processed) ? undefined : processed.detail;
-      pending.push({
-        kind: 'ok',
-        record,
-        messages: messages.length,
-        ...(detail === undefined ? {} : { detail }),
-      });
+      for (let m = 0; m < messages.length; m++) outbound.push(messages[m]!);
+      const outcome: RecordOutcome<TDetail> = { kind: 'ok', record, messages: messages.length };
+      if (!Array.isArray(processed) && processed.detail !== undefined)
+        outcome.detail = processed.detail;
+      pending.push(outcome);
     } catch (thrown) {
       const error = toError(thrown);
       if (error.retriable) {
