@@ -146,10 +146,10 @@ const main = async () => {
   const quick = values.quick;
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
-  // With --json, stdout carries the JSON object only: anything else the measured code
-  // prints (logs, EMF metrics lines) is sent to stderr.
+  // stdout carries the report only (the table, or the JSON object with --json): anything
+  // the measured code prints (the handlers' logs and EMF metric lines) goes to stderr.
   const writeStdout = process.stdout.write.bind(process.stdout);
-  if (values.json) process.stdout.write = process.stderr.write.bind(process.stderr);
+  process.stdout.write = process.stderr.write.bind(process.stderr);
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
   const started = performance.now();

@@ -342,6 +342,21 @@ export class KafkaClient {
         configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
       })),
     });
+    // The metadata naming a leader can come before that broker hosts the partition: a
+    // first write then fails with UNKNOWN_TOPIC_OR_PARTITION. ListOffsets goes to each
+    // partition's leader, so its answer means every partition is ready.
+    const deadline = Date.now() + 15_000;
+    for (const { topic } of missing) {
+      for (;;) {
+        try {
+          await admin.fetchTopicOffsets(topic);
+          break;
+        } catch (error) {
+          if (Date.now() > deadline) throw toPipelineError(error);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
     return missing.map((t) => t.topic);
   }
 
