@@ -135,6 +135,15 @@ const readCheckpoint = async <TDetail>(
 // PipelineErrors pass as they are, anything else is mapped to a stable code.
 const toError = toPipelineError;
 
+const emptyResult = (batch: PartitionBatch): PartitionResult => ({
+  key: batch.key,
+  topic: batch.topic,
+  partition: batch.partition,
+  ok: 0,
+  deadLettered: 0,
+  skipped: 0,
+});
+
 /**
  * Processes one partition's records in offset order inside one transaction:
  * results and dead letters and the checkpoint commit together or not at all.
@@ -151,16 +160,7 @@ export const processPartition = async <TDetail = unknown>(
     result = await runPartition(batch, options, span?.propagation);
     return result;
   } finally {
-    span?.end(
-      result ?? {
-        key: batch.key,
-        topic: batch.topic,
-        partition: batch.partition,
-        ok: 0,
-        deadLettered: 0,
-        skipped: 0,
-      },
-    );
+    span?.end(result ?? emptyResult(batch));
   }
 };
 
@@ -198,14 +198,7 @@ const runPartition = async <TDetail>(
   propagation: Readonly<Record<string, string>> | undefined,
 ): Promise<PartitionResult> => {
   const now = options.now ?? (() => new Date());
-  const result: PartitionResult = {
-    key: batch.key,
-    topic: batch.topic,
-    partition: batch.partition,
-    ok: 0,
-    deadLettered: 0,
-    skipped: 0,
-  };
+  const result = emptyResult(batch);
   const first = batch.records[0];
   if (!first) return result;
   const id = transactionalIdFor(options.transactionalIdPrefix, batch.topic, batch.partition);
