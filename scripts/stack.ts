@@ -26,6 +26,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
+import { DEAD_LETTER_TOPIC_CONFIG } from '../src/lib/delivery/deadLetter.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const STATE_DIR = process.env.STACK_DIR ?? join(ROOT, '.stack');
@@ -382,11 +383,16 @@ export const createTopics = async (brokers: string, partitions = PARTITIONS) => 
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
+    // dead letters are their record plus headers: those topics take larger messages
+    const deadLetterConfig = Object.entries(DEAD_LETTER_TOPIC_CONFIG).map(([name, value]) => ({
+      name,
+      value,
+    }));
     const wanted = [
       { topic: TOPICS.orders, numPartitions: partitions },
       { topic: TOPICS.processed, numPartitions: partitions },
-      { topic: TOPICS.dlq, numPartitions: partitions },
-      { topic: TOPICS.parkingLot, numPartitions: partitions },
+      { topic: TOPICS.dlq, numPartitions: partitions, configEntries: deadLetterConfig },
+      { topic: TOPICS.parkingLot, numPartitions: partitions, configEntries: deadLetterConfig },
       {
         topic: TOPICS.checkpoints,
         numPartitions: partitions,
@@ -402,6 +408,33 @@ export const createTopics = async (brokers: string, partitions = PARTITIONS) => 
       say(`topics: created ${wanted.map((t) => t.topic).join(', ')} (${partitions} partitions)`);
     } else {
       say('topics: all present');
+    }
+    // a store made before the dead-letter topics had their limit gets it now
+    const stale = [TOPICS.dlq, TOPICS.parkingLot].filter((t) => existing.has(t));
+    if (stale.length > 0) {
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: stale.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name })),
+      });
+      const low = resources
+        .filter((r) =>
+          deadLetterConfig.some(
+            (c) => r.configEntries.find((e) => e.configName === c.name)?.configValue !== c.value,
+          ),
+        )
+        .map((r) => r.resourceName);
+      if (low.length > 0) {
+        // AlterConfigs replaces a topic's overrides: these topics have no others
+        await admin.alterConfigs({
+          validateOnly: false,
+          resources: low.map((name) => ({
+            type: kafkajs.ConfigResourceTypes.TOPIC,
+            name,
+            configEntries: deadLetterConfig,
+          })),
+        });
+        say(`topics: ${low.join(', ')} now take dead letters larger than their records`);
+      }
     }
   } finally {
     await admin.disconnect();

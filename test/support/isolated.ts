@@ -1,4 +1,5 @@
 import { type PipelineConfig, readPipelineConfig } from '../../src/lib/config.ts';
+import { DEAD_LETTER_TOPIC_CONFIG } from '../../src/lib/delivery/deadLetter.ts';
 import type { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { uniqueName } from './stackEnv.ts';
 
@@ -23,7 +24,7 @@ export const isolatedPipelineConfig = (
   });
 };
 
-/** Creates the pipeline's topics of `config` (the checkpoint topic compacted). */
+/** Creates the pipeline's topics of `config` as the README asks (checkpoints compacted, dead letters larger). */
 export const createPipelineTopics = async (
   client: KafkaClient,
   config: PipelineConfig,
@@ -33,8 +34,12 @@ export const createPipelineTopics = async (
   await client.ensureTopics([
     { topic: config.topics.orders, partitions: n('orders') },
     { topic: config.topics.processed, partitions: n('processed') },
-    { topic: config.topics.dlq, partitions: n('dlq') },
-    { topic: config.topics.parkingLot, partitions: n('parkingLot') },
+    { topic: config.topics.dlq, partitions: n('dlq'), config: DEAD_LETTER_TOPIC_CONFIG },
+    {
+      topic: config.topics.parkingLot,
+      partitions: n('parkingLot'),
+      config: DEAD_LETTER_TOPIC_CONFIG,
+    },
     {
       topic: config.topics.checkpoints,
       partitions: n('checkpoints'),

@@ -31,6 +31,17 @@ export const ON_FAILURE_ERROR_CODE = 'RETRIES_EXHAUSTED' satisfies ErrorCode;
 /** Every value `x-dlq-error-code` can take. */
 export type DeadLetterErrorCode = ErrorCode;
 
+/**
+ * Topic configuration the dead-letter topics need (`orders.dlq`, `orders.parking-lot`).
+ * A dead letter is the whole record plus its `x-dlq-*` headers (up to a few KB with
+ * the history), so it is larger than its record: a record the orders topic just
+ * accepted at Kafka's default `max.message.bytes` (1,048,588) would not fit a DLQ with
+ * the same limit, and its partition would fail until the mapping gave up on it. 2 MiB
+ * leaves room for the headers and for an orders topic raised a little; keep the DLQ's
+ * and the parking lot's limit above the orders topic's whatever it is.
+ */
+export const DEAD_LETTER_TOPIC_CONFIG = { 'max.message.bytes': String(2 * 1024 * 1024) } as const;
+
 /** Bound on `x-dlq-error-message`: headers are not the place for stack traces. */
 export const DLQ_MESSAGE_MAX = 256;
 
