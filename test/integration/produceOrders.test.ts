@@ -16,7 +16,7 @@ import {
   RequestInProgressError,
   readIdempotencySettings,
 } from '../../src/lib/producer/produceOrders.ts';
-import { orderFixture } from '../support/fixtures.ts';
+import { httpEvent, orderFixture } from '../support/fixtures.ts';
 import { type KcatRecord, kcatRead } from '../support/kcat.ts';
 import { awsEndpoint, kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
 
@@ -119,33 +119,9 @@ describe('produceOrders against a real broker and DynamoDB (moto)', () => {
 
     // Act: the repeats arrive at other containers, as they would behind a load balancer
     const again = await newHandler(config)({ idempotencyKey: key, orders: structuredClone(input) });
-    const overHttp = await newHandler(config)({
-      version: '2.0',
-      routeKey: 'POST /orders',
-      rawPath: '/orders',
-      rawQueryString: '',
-      headers: { 'idempotency-key': key, 'content-type': 'application/json' },
-      requestContext: {
-        accountId: '123456789012',
-        apiId: 'api',
-        domainName: 'api.example.com',
-        domainPrefix: 'api',
-        http: {
-          method: 'POST',
-          path: '/orders',
-          protocol: 'HTTP/1.1',
-          sourceIp: '203.0.113.7',
-          userAgent: 'test',
-        },
-        requestId: 'r-1',
-        routeKey: 'POST /orders',
-        stage: '$default',
-        time: '24/Nov/2025:16:00:00 +0000',
-        timeEpoch: 1_764_000_000_000,
-      },
-      body: JSON.stringify({ orders: input }),
-      isBase64Encoded: false,
-    });
+    const overHttp = await newHandler(config)(
+      httpEvent({ orders: input }, { headers: { 'idempotency-key': key } }),
+    );
 
     // Assess
     expect(again).toEqual(first);

@@ -5,6 +5,7 @@
  * they can test it. https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html
  */
 import { createHash } from 'node:crypto';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type {
   KafkaEventRecord,
   MSKEvent,
@@ -333,4 +334,45 @@ export const buildLargeMskEvent = (options: LargeMskEventOptions): MSKEvent => {
     return eventRecordFixture({ ...plan.spec, key: order.orderId, value: order });
   });
   return { ...envelope, records: groupByPartition(records) };
+};
+
+/**
+ * An API Gateway HTTP API (payload 2.0) request to `POST /orders`, as produceOrders
+ * receives it behind the HTTP route; `body` is sent as JSON unless it is a string.
+ *
+ * @example
+ * await handler(httpEvent({ orders }, { headers: { 'idempotency-key': 'k-1' } }));
+ */
+export const httpEvent = (
+  body: unknown,
+  options: { headers?: Record<string, string>; method?: string; base64?: boolean } = {},
+): APIGatewayProxyEventV2 => {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return {
+    version: '2.0',
+    routeKey: 'POST /orders',
+    rawPath: '/orders',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'api.example.com',
+      domainPrefix: 'api',
+      http: {
+        method: options.method ?? 'POST',
+        path: '/orders',
+        protocol: 'HTTP/1.1',
+        sourceIp: '203.0.113.7',
+        userAgent: 'test',
+      },
+      requestId: 'req-1',
+      routeKey: 'POST /orders',
+      stage: '$default',
+      time: '24/Nov/2025:16:00:00 +0000',
+      timeEpoch: 1_764_000_000_000,
+    },
+    body: options.base64 ? Buffer.from(text).toString('base64') : text,
+    isBase64Encoded: options.base64 ?? false,
+  };
 };

@@ -8,7 +8,6 @@ import {
 } from '@aws-lambda-powertools/idempotency/persistence';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
 import { InvalidRequestError, PipelineError, RetriableError } from '../../../src/lib/errors.ts';
@@ -25,7 +24,7 @@ import {
   validateProduceRequest,
 } from '../../../src/lib/producer/produceOrders.ts';
 import { createTracing, NOOP_TRACING } from '../../../src/lib/telemetry/tracing.ts';
-import { orderFixture } from '../../support/fixtures.ts';
+import { httpEvent, orderFixture } from '../../support/fixtures.ts';
 
 const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-01$/;
 const config = readPipelineConfig({
@@ -121,40 +120,6 @@ const setup = (overrides: Partial<ProduceOrdersDeps> = {}, withIdempotency = fal
 };
 
 const orders = (n: number, from = 0) => Array.from({ length: n }, (_, i) => orderFixture(from + i));
-
-const httpEvent = (
-  body: unknown,
-  options: { headers?: Record<string, string>; method?: string; base64?: boolean } = {},
-): APIGatewayProxyEventV2 => {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  return {
-    version: '2.0',
-    routeKey: 'POST /orders',
-    rawPath: '/orders',
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json', ...options.headers },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'api.example.com',
-      domainPrefix: 'api',
-      http: {
-        method: options.method ?? 'POST',
-        path: '/orders',
-        protocol: 'HTTP/1.1',
-        sourceIp: '203.0.113.7',
-        userAgent: 'test',
-      },
-      requestId: 'req-1',
-      routeKey: 'POST /orders',
-      stage: '$default',
-      time: '24/Nov/2025:16:00:00 +0000',
-      timeEpoch: 1_764_000_000_000,
-    },
-    body: options.base64 ? Buffer.from(text).toString('base64') : text,
-    isBase64Encoded: options.base64 ?? false,
-  };
-};
 
 const invalidIssues = async (promise: Promise<unknown>) => {
   const error = await promise.then(
