@@ -7,14 +7,14 @@
  * `scripts/build.ts` (which writes `dist/`, shared with others); keep both in step.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { lambdaBuildOptions } from '../scripts/build.ts';
+import { bundleBytes, bundleMakeup, lambdaBuildOptions } from '../scripts/build.ts';
 import { interleave, median, round } from './stats.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,13 +31,6 @@ export interface Bundle {
   /** Removes the temporary directory. */
   dispose(): void;
 }
-
-const packageOf = (input: string): string => {
-  const at = input.lastIndexOf('node_modules/');
-  if (at < 0) return input.startsWith('src/') ? 'src' : input;
-  const parts = input.slice(at + 'node_modules/'.length).split('/');
-  return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] ?? input);
-};
 
 /**
  * Bundles `entry` exactly as scripts/build.ts bundles a Lambda handler (same
@@ -57,24 +50,10 @@ export const bundleHandler = async (
     legalComments: 'none',
     logLevel: 'error',
   });
-  // every output file: the entry and the chunks behind import() (esbuild marks those
-  // as entry points too, so picking "the" entry output found a 246-byte chunk)
-  const sizes = new Map<string, number>();
-  for (const output of Object.values(result.metafile.outputs))
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
-      const name = packageOf(relative(ROOT, resolve(ROOT, input)));
-      sizes.set(name, (sizes.get(name) ?? 0) + bytesInOutput);
-    }
   return {
     file,
-    // what ships: the entry and its chunks
-    bytes: Object.keys(result.metafile.outputs)
-      .filter((path) => path.endsWith('.js'))
-      .reduce((sum, path) => sum + statSync(resolve(ROOT, path)).size, 0),
-    topPackages: [...sizes]
-      .map(([name, bytes]) => ({ name, bytes }))
-      .sort((a, b) => b.bytes - a.bytes)
-      .slice(0, 8),
+    bytes: bundleBytes(result.metafile, ROOT),
+    topPackages: bundleMakeup(result.metafile),
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 };

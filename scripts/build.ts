@@ -18,7 +18,7 @@
  * size comparisons.
  */
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -61,18 +61,30 @@ const packageOf = (input: string): string => {
   return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] ?? input);
 };
 
-const topPackages = (meta: esbuild.Metafile, outfile: string, limit = 8) => {
-  const output = Object.entries(meta.outputs).find(([path]) => path.endsWith(outfile));
+/**
+ * What a bundle is made of, by package, over every output file (the entry and the
+ * chunks behind `import()`: esbuild marks those as entry points too, so one output
+ * alone is not "the bundle"), biggest first. Paths are as the metafile has them,
+ * relative to the build's working directory.
+ */
+export const bundleMakeup = (meta: esbuild.Metafile, limit = 8) => {
   const sizes = new Map<string, number>();
-  for (const [input, { bytesInOutput }] of Object.entries(output?.[1].inputs ?? {})) {
-    const name = packageOf(input);
-    sizes.set(name, (sizes.get(name) ?? 0) + bytesInOutput);
-  }
+  for (const output of Object.values(meta.outputs))
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = packageOf(input);
+      sizes.set(name, (sizes.get(name) ?? 0) + bytesInOutput);
+    }
   return [...sizes]
     .map(([name, bytes]) => ({ name, bytes }))
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, limit);
 };
+
+/** Bytes of the JavaScript a bundle ships: the entry and its chunks. */
+export const bundleBytes = (meta: esbuild.Metafile, root: string) =>
+  Object.keys(meta.outputs)
+    .filter((path) => path.endsWith('.js'))
+    .reduce((sum, path) => sum + statSync(join(root, path)).size, 0);
 
 /**
  * The esbuild options of a Lambda bundle: one ESM entry `index.js` in `outdir`, with
@@ -136,15 +148,12 @@ export const build = async (options: BuildOptions = {}): Promise<BundleReport[]>
         external,
       });
       writeFileSync(join(root, 'dist', `${fn}.meta.json`), JSON.stringify(result.metafile));
-      const jsBytes = Object.keys(result.metafile.outputs)
-        .filter((path) => path.endsWith('.js'))
-        .reduce((sum, path) => sum + statSync(join(root, path)).size, 0);
       return {
         fn,
         file: outfile,
-        bytes: jsBytes,
+        bytes: bundleBytes(result.metafile, root),
         mapBytes: statSync(`${outfile}.map`).size,
-        topPackages: topPackages(result.metafile, relative(root, outfile)),
+        topPackages: bundleMakeup(result.metafile),
       };
     }),
   );
