@@ -156,15 +156,6 @@ const waitFor = async (what: string, done: () => boolean, timeoutMs: number) => 
   }
 };
 
-/** A promise and the function that resolves it. */
-const signal = () => {
-  let fire!: () => void;
-  const fired = new Promise<void>((resolve) => {
-    fire = resolve;
-  });
-  return { fire, fired };
-};
-
 /**
  * The containers of one function: warm across invocations, gone when an invocation
  * crashes (its client is closed under any partition work still running, as a process
@@ -356,20 +347,20 @@ describe('no loss, no duplicate under faults', () => {
     {
       const event = raceEvent(1);
       const stallAt = (event.records[`${topics.orders}-1`] ?? [])[RACE_RECORDS / 2]!.offset;
-      const entered = signal();
-      const gate = signal();
+      const entered = Promise.withResolvers<void>();
+      const gate = Promise.withResolvers<void>();
       const older = raceContainer({
         beforeRecord: async (r) => {
           if (r.offset === stallAt) {
-            entered.fire();
-            await gate.fired;
+            entered.resolve();
+            await gate.promise;
           }
         },
       });
       const olderRun = older(event);
-      await within(entered.fired, 30_000, 'older container reaching the stall');
+      await within(entered.promise, 30_000, 'older container reaching the stall');
       const newer = await within(raceContainer()(event), 30_000, 'newer container');
-      gate.fire();
+      gate.resolve();
       await within(olderRun, 30_000, 'older container');
       expect(newer.batchItemFailures).toEqual([]);
       faults.races++;
@@ -377,18 +368,18 @@ describe('no loss, no duplicate under faults', () => {
     // the older one committed and stalls before its response; the newer one runs meanwhile
     {
       const event = raceEvent(2);
-      const committed = signal();
-      const gate = signal();
+      const committed = Promise.withResolvers<void>();
+      const gate = Promise.withResolvers<void>();
       const older = raceContainer({
         afterCommit: async () => {
-          committed.fire();
-          await gate.fired;
+          committed.resolve();
+          await gate.promise;
         },
       });
       const olderRun = older(event);
-      await within(committed.fired, 30_000, 'older container committing');
+      await within(committed.promise, 30_000, 'older container committing');
       const newer = await within(raceContainer()(event), 30_000, 'newer container');
-      gate.fire();
+      gate.resolve();
       const olderResponse = await within(olderRun, 30_000, 'older container');
       expect(newer.batchItemFailures).toEqual([]);
       expect(olderResponse.batchItemFailures).toEqual([]);

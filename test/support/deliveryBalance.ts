@@ -100,17 +100,6 @@ const deadLetterOrigin = (
       };
 };
 
-const countBy = <T>(items: Iterable<T>, key: (item: T) => string) => {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
-};
-
 /**
  * Checks every record of a run against the plan.
  *
@@ -128,7 +117,7 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
   // The first records in orders (no x-dlq-attempts) are the inputs; the others are copies.
   const firsts = input.orders.filter((r) => r.header[DLQ_HEADERS.attempts] === undefined);
   const copies = input.orders.filter((r) => r.header[DLQ_HEADERS.attempts] !== undefined);
-  const byKey = countBy(firsts, (r) => r.key ?? '');
+  const byKey = Map.groupBy(firsts, (r) => r.key ?? '');
   const positionOf = new Map<string, PlannedInput>();
   const byKind: Record<string, number> = {};
   for (const planned of input.planned) {
@@ -153,7 +142,7 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
       ),
     );
   }
-  const copiesByAttempt = countBy(
+  const copiesByAttempt = Map.groupBy(
     copies,
     (c) =>
       `${pos(c.header[DLQ_HEADERS.originalPartition] ?? '?', c.header[DLQ_HEADERS.originalOffset] ?? '?')}#${c.header[DLQ_HEADERS.attempts]}`,
@@ -173,7 +162,7 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
     list.push(origin);
     deadLetters.set(origin.origin, list);
   }
-  const parkedByOrigin = countBy(input.parkingLot, (r) =>
+  const parkedByOrigin = Map.groupBy(input.parkingLot, (r) =>
     pos(
       r.header[DLQ_HEADERS.originalPartition] ?? '?',
       r.header[DLQ_HEADERS.originalOffset] ?? '?',
@@ -188,9 +177,9 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
     };
     return { orderId: result.orderId, source: pos(result.source.partition, result.source.offset) };
   });
-  for (const [source, list] of countBy(results, (r) => r.source))
+  for (const [source, list] of Map.groupBy(results, (r) => r.source))
     for (const _ of list.slice(1)) extra.push(`a second result from source ${source}`);
-  const resultsById = countBy(results, (r) => r.orderId);
+  const resultsById = Map.groupBy(results, (r) => r.orderId);
   const validIds = new Set<string>();
 
   let rerouted = 0;
