@@ -416,12 +416,13 @@ export const createTopics = async (brokers: string, partitions = PARTITIONS) => 
         includeSynonyms: false,
         resources: stale.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name })),
       });
+      // raised only: a limit someone set higher stays
+      const wantedBytes = Number(DEAD_LETTER_TOPIC_CONFIG['max.message.bytes']);
       const low = resources
-        .filter((r) =>
-          deadLetterConfig.some(
-            (c) => r.configEntries.find((e) => e.configName === c.name)?.configValue !== c.value,
-          ),
-        )
+        .filter((r) => {
+          const entry = r.configEntries.find((e) => e.configName === 'max.message.bytes');
+          return Number(entry?.configValue ?? 0) < wantedBytes;
+        })
         .map((r) => r.resourceName);
       if (low.length > 0) {
         // AlterConfigs replaces a topic's overrides: these topics have no others
@@ -617,10 +618,10 @@ const exportLines = (env: StackEnv) =>
     // a loopback broker speaks plaintext without auth (the stack's own does)
     ...(env.ownsBroker ? ['export KAFKA_AUTH=none', 'export KAFKA_TLS=false'] : []),
     `export AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}`,
-    // shell defaults, not template placeholders: the user's own values win
-    ...['AWS_REGION:-us-east-1', 'AWS_ACCESS_KEY_ID:-test', 'AWS_SECRET_ACCESS_KEY:-test'].map(
-      (expansion) => `export ${expansion.split(':')[0]}=\${${expansion}}`,
-    ),
+    // shell defaults (escaped, not placeholders): the user's own values win
+    `export AWS_REGION=\${AWS_REGION:-us-east-1}`,
+    `export AWS_ACCESS_KEY_ID=\${AWS_ACCESS_KEY_ID:-test}`,
+    `export AWS_SECRET_ACCESS_KEY=\${AWS_SECRET_ACCESS_KEY:-test}`,
     '',
   ].join('\n');
 
