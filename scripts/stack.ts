@@ -115,7 +115,12 @@ const spawnDetached = (cmd: string, args: string[], logFile: string, pidFile: st
 };
 
 /** Stops a process group started by this stack: TERM, a bounded wait, then KILL. */
-const stopProcess = async (name: string, pidFile: string, graceMs = 20_000) => {
+const stopProcess = async (
+  name: string,
+  pidFile: string,
+  graceMs = 20_000,
+  first: NodeJS.Signals = 'SIGTERM',
+) => {
   const pid = readPid(pidFile);
   if (!isAlive(pid)) {
     rmSync(pidFile, { force: true });
@@ -131,7 +136,7 @@ const stopProcess = async (name: string, pidFile: string, graceMs = 20_000) => {
       } catch {}
     }
   };
-  signal('SIGTERM');
+  signal(first);
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(100);
   if (isAlive(pid)) {
@@ -334,6 +339,13 @@ export const startBroker = async (): Promise<{ brokers: string; started: boolean
 };
 
 export const stopBroker = () => stopProcess('kafka', brokerPidFile);
+
+/**
+ * Kills the broker with SIGKILL, as a crashed machine would: no controlled shutdown,
+ * no flushed log, transactions left open. `startBroker` brings it back with its data
+ * (the log is recovered). Fault tests use it; false when no broker of the stack runs.
+ */
+export const killBroker = () => stopProcess('kafka', brokerPidFile, 5_000, 'SIGKILL');
 
 /**
  * A fresh broker creates `__consumer_offsets` and `__transaction_state` on first use
