@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodeCheckpoint } from '../../../src/lib/delivery/checkpoint.ts';
 import { DLQ_HEADERS } from '../../../src/lib/delivery/deadLetter.ts';
 import {
   type DeliveryKafka,
@@ -10,7 +11,11 @@ import {
 } from '../../../src/lib/delivery/processBatch.ts';
 import { PoisonRecordError, RetriableError } from '../../../src/lib/errors.ts';
 import type { DecodedRecord, PartitionBatch } from '../../../src/lib/events/types.ts';
-import type { OutboundMessage, TransactionalCheckpoint } from '../../../src/lib/kafka/types.ts';
+import type {
+  CommittedCheckpoint,
+  OutboundMessage,
+  TransactionalCheckpoint,
+} from '../../../src/lib/kafka/types.ts';
 
 /** An in-memory stand-in for the transactional writer: commits are lists, failures are injected. */
 class MemoryKafka implements DeliveryKafka {
@@ -19,7 +24,7 @@ class MemoryKafka implements DeliveryKafka {
     messages: OutboundMessage[];
     checkpoint?: TransactionalCheckpoint;
   }> = [];
-  offsets = new Map<string, number>();
+  offsets = new Map<string, CommittedCheckpoint>();
   failNextWrite = false;
   inits = 0;
   readonly producers = new Map<string, PartitionWriter>();
@@ -43,18 +48,18 @@ class MemoryKafka implements DeliveryKafka {
         }
         this.committed.push({ id, messages, checkpoint });
         if (checkpoint)
-          this.offsets.set(
-            `${checkpoint.groupId}/${checkpoint.topic}/${checkpoint.partition}`,
-            checkpoint.nextOffset,
-          );
+          this.offsets.set(`${checkpoint.groupId}/${checkpoint.topic}/${checkpoint.partition}`, {
+            nextOffset: checkpoint.nextOffset,
+            metadata: checkpoint.metadata,
+          });
       },
     };
     this.producers.set(id, producer);
     return { producer, fresh: true };
   }
 
-  async committedOffsets(groupId: string, topic: string) {
-    const out = new Map<number, number>();
+  async committedCheckpoints(groupId: string, topic: string) {
+    const out = new Map<number, CommittedCheckpoint>();
     for (const [k, v] of this.offsets) {
       const [g, t, p] = k.split('/');
       if (g === groupId && t === topic) out.set(Number(p), v);
@@ -134,6 +139,8 @@ describe('processBatch', () => {
       topic: 'orders',
       partition: 0,
       nextOffset: 3,
+      // the first checkpoint knows nothing below the batch's first offset
+      metadata: encodeCheckpoint({ nextOffset: 3, horizon: 0, gaps: [] }),
     });
     expect(p0.messages.map((m) => m.topic)).toEqual([
       'orders.processed',

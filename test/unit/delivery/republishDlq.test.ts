@@ -20,7 +20,11 @@ import { PoisonRecordError } from '../../../src/lib/errors.ts';
 import { buildKafkaEvent } from '../../../src/lib/events/decode.ts';
 import { buildOnFailureEnvelope } from '../../../src/lib/events/onFailureEnvelope.ts';
 import type { DecodedRecord } from '../../../src/lib/events/types.ts';
-import type { OutboundHeaders, OutboundMessage } from '../../../src/lib/kafka/types.ts';
+import type {
+  CommittedCheckpoint,
+  OutboundHeaders,
+  OutboundMessage,
+} from '../../../src/lib/kafka/types.ts';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -450,7 +454,7 @@ describe('backoffStep', () => {
 /** An in-memory transactional writer: each write is one commit. */
 class MemoryKafka implements DeliveryKafka {
   commits: Array<{ id: string; messages: OutboundMessage[] }> = [];
-  offsets = new Map<string, number>();
+  offsets = new Map<string, CommittedCheckpoint>();
 
   transactionalProducer(id: string) {
     const producer: PartitionWriter = {
@@ -459,17 +463,20 @@ class MemoryKafka implements DeliveryKafka {
       write: async (messages, checkpoint) => {
         this.commits.push({ id, messages });
         if (checkpoint)
-          this.offsets.set(`${checkpoint.groupId}/${checkpoint.partition}`, checkpoint.nextOffset);
+          this.offsets.set(`${checkpoint.groupId}/${checkpoint.topic}/${checkpoint.partition}`, {
+            nextOffset: checkpoint.nextOffset,
+            metadata: checkpoint.metadata,
+          });
       },
     };
     return { producer, fresh: true };
   }
 
-  async committedOffsets(groupId: string) {
-    const out = new Map<number, number>();
+  async committedCheckpoints(groupId: string, topic: string) {
+    const out = new Map<number, CommittedCheckpoint>();
     for (const [k, v] of this.offsets) {
-      const [g, p] = k.split('/');
-      if (g === groupId) out.set(Number(p), v);
+      const [g, t, p] = k.split('/');
+      if (g === groupId && t === topic) out.set(Number(p), v);
     }
     return out;
   }
