@@ -4,7 +4,10 @@
  *
  *   node src/local/esm/cli.ts [--function processOrders]... [--stage dev] [--region us-east-1]
  *                             [--config serverless.yml] [--param name=value]... [--list]
+ *                             [--containers N]
  *
+ * `--containers N` (default 1) runs N warm containers per function and gives each batch
+ * to one of them at random, as Lambda may.
  * Brokers: `KAFKA_BROKERS`, else the local stack's (`npm run stack:up`). Ctrl-C stops:
  * running invocations finish and commit first.
  */
@@ -19,7 +22,7 @@ import { startLocalMapping } from './startLocalMapping.ts';
 import type { LambdaHandler, LocalMapping, LocalMappingHandle } from './types.ts';
 
 const USAGE =
-  'usage: node src/local/esm/cli.ts [--function <name>]... [--stage <stage>] [--region <region>] [--config serverless.yml] [--param name=value]... [--list]';
+  'usage: node src/local/esm/cli.ts [--function <name>]... [--stage <stage>] [--region <region>] [--config serverless.yml] [--param name=value]... [--list] [--containers N]';
 
 const MODULE_SUFFIXES = ['.ts', '.mts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js'];
 
@@ -34,9 +37,19 @@ const resolveHandler = (handlerPath: string, baseDir: string) => {
   return { file, exportName: handlerPath.slice(dot + 1) };
 };
 
-const loadHandler = async (mapping: LocalMapping, baseDir: string): Promise<LambdaHandler> => {
+/**
+ * The handler of one container. Each container is its own instance of the handler
+ * module (a distinct URL query), so it has its own Kafka client, producers and
+ * checkpoint cache, as separate Lambda sandboxes do.
+ */
+const loadHandler = async (
+  mapping: LocalMapping,
+  baseDir: string,
+  container = 1,
+): Promise<LambdaHandler> => {
   const { file, exportName } = resolveHandler(mapping.handlerPath, baseDir);
-  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const url = `${pathToFileURL(file).href}?container=${container}`;
+  const module = (await import(url)) as Record<string, unknown>;
   const handler = module[exportName];
   if (typeof handler !== 'function') {
     throw new Error(
@@ -55,6 +68,7 @@ const main = async () => {
       config: { type: 'string', default: 'serverless.yml' },
       param: { type: 'string', multiple: true },
       list: { type: 'boolean', default: false },
+      containers: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -101,6 +115,10 @@ const main = async () => {
     for (const [k, v] of Object.entries(m.environment)) process.env[k] ??= v;
   }
 
+  const containers = Number(values.containers);
+  if (!Number.isInteger(containers) || containers < 1 || containers > 32)
+    throw new Error(`--containers ${values.containers}: expected a whole number from 1 to 32`);
+
   const baseDir = dirname(configPath);
   const handles: LocalMappingHandle[] = [];
   let stopping = false;
@@ -115,7 +133,9 @@ const main = async () => {
   process.on('SIGTERM', () => void stopAll(0));
 
   for (const mapping of mappings) {
-    const handler = await loadHandler(mapping, baseDir);
+    const handler = await Promise.all(
+      Array.from({ length: containers }, (_, i) => loadHandler(mapping, baseDir, i + 1)),
+    );
     const handle = await startLocalMapping({
       mapping,
       handler,
@@ -128,7 +148,7 @@ const main = async () => {
     });
     handles.push(handle);
     process.stderr.write(
-      `${time()} ${mapping.functionName}: ${mapping.topic} -> ${mapping.handlerPath} (group ${mapping.consumerGroupId}, batch ${mapping.batchSize}, window ${mapping.maximumBatchingWindowInSeconds}s, retries ${mapping.maximumRetryAttempts}, ${mapping.onFailureDestination ? `on failure kafka://${mapping.onFailureDestination}` : 'no destination'}) on ${brokers}\n`,
+      `${time()} ${mapping.functionName}: ${mapping.topic} -> ${mapping.handlerPath} (group ${mapping.consumerGroupId}, batch ${mapping.batchSize}, window ${mapping.maximumBatchingWindowInSeconds}s, retries ${mapping.maximumRetryAttempts}, containers ${containers}, ${mapping.onFailureDestination ? `on failure kafka://${mapping.onFailureDestination}` : 'no destination'}) on ${brokers}\n`,
     );
   }
 };

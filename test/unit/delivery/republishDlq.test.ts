@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
+import { encodeCheckpoint } from '../../../src/lib/delivery/checkpoint.ts';
 import { DLQ_HEADERS, deadLetter } from '../../../src/lib/delivery/deadLetter.ts';
 import type {
   DeliveryKafka,
@@ -276,37 +277,35 @@ describe('republishDecision: dead letters written by processOrders', () => {
   });
 });
 
-describe('republishDecision: AWS on-failure envelopes', () => {
-  const envelopeRecord = (
-    condition: string,
-    original: DecodedRecord = orderRecord(
-      12,
-      new Map([['traceparent', [Buffer.from(TRACEPARENT)]]]),
-    ),
-    at: Date = new Date(NOW.getTime() - 5_000),
-  ): DecodedRecord => {
-    const envelope = buildOnFailureEnvelope({
-      record: original,
-      bootstrapServers: 'localhost:9092',
-      requestId: 'req-1',
-      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:svc-dev-processOrders',
-      approximateInvokeCount: 4,
-      condition,
-      now: at,
-    });
-    return {
-      topic: 'orders.dlq',
-      partition: 2,
-      offset: 30,
-      timestamp: at.getTime(),
-      timestampType: 'CREATE_TIME',
-      key: original.key,
-      value: Buffer.from(JSON.stringify(envelope)),
-      headers: new Map(),
-      rawValue: null,
-    };
+/** A DLQ record holding AWS's on-failure envelope of `original`. */
+const envelopeRecord = (
+  condition: string,
+  original: DecodedRecord = orderRecord(12, new Map([['traceparent', [Buffer.from(TRACEPARENT)]]])),
+  at: Date = new Date(NOW.getTime() - 5_000),
+): DecodedRecord => {
+  const envelope = buildOnFailureEnvelope({
+    record: original,
+    bootstrapServers: 'localhost:9092',
+    requestId: 'req-1',
+    functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:svc-dev-processOrders',
+    approximateInvokeCount: 4,
+    condition,
+    now: at,
+  });
+  return {
+    topic: 'orders.dlq',
+    partition: 2,
+    offset: 30,
+    timestamp: at.getTime(),
+    timestampType: 'CREATE_TIME',
+    key: original.key,
+    value: Buffer.from(JSON.stringify(envelope)),
+    headers: new Map(),
+    rawValue: null,
   };
+};
 
+describe('republishDecision: AWS on-failure envelopes', () => {
   it.each(['RetriesExhausted', 'RetryAttemptsExhausted'])(
     'republishes the record of a %s envelope with its own key, value and headers',
     (condition) => {
@@ -685,5 +684,77 @@ describe('createRepublishDlqHandler', () => {
     const [republished] = kafka.written('orders');
     expect(header(republished!, 'traceparent')).toBe(propagation.traceparent);
     expect(header(republished!, DLQ_HEADERS.attempts)).toBe('2');
+  });
+});
+
+describe('republishDlq: an on-failure envelope of a record whose result committed', () => {
+  const config = readPipelineConfig({ SERVICE_NAME: 'svc', STAGE: 'test' });
+  const group = 'svc-test-processOrders.checkpoints';
+  const handlerWith = (kafka: MemoryKafka) =>
+    createRepublishDlqHandler({ config, kafka: async () => kafka, now: () => NOW });
+  const envelopeAt = (offset: number, dlqOffset: number) => ({
+    ...envelopeRecord('RetriesExhausted', orderRecord(offset)),
+    partition: 0,
+    offset: dlqOffset,
+  });
+
+  it('drops the copy of a processed record and republishes a skipped one', async () => {
+    // Prepare: processOrders committed orders-1 up to 200; the mapping moved past 120..124
+    const kafka = new MemoryKafka();
+    kafka.offsets.set(`${group}/orders/1`, {
+      nextOffset: 200,
+      metadata: encodeCheckpoint({ nextOffset: 200, horizon: 0, gaps: [[120, 125]] }),
+    });
+    const outcomes: RecordOutcome<RepublishOutcomeDetail>[] = [];
+    const handler = createRepublishDlqHandler({
+      config,
+      kafka: async () => kafka,
+      now: () => NOW,
+      onOutcome: (o) => outcomes.push(o),
+    });
+
+    // Act: envelopes for a processed record (100), a skipped one (122), one not reached (250)
+    const response = await handler(
+      buildKafkaEvent({ records: [envelopeAt(100, 0), envelopeAt(122, 1), envelopeAt(250, 2)] }),
+    );
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(outcomes.map((o) => (o.kind === 'ok' ? o.detail : o.kind))).toEqual([
+      {
+        action: 'drop',
+        reason: 'ALREADY_PROCESSED',
+        attempts: 1,
+        gaveUpOn: { topic: 'orders', partition: 1, offset: 100 },
+      },
+      {
+        action: 'republish',
+        attempts: 2,
+        topic: 'orders',
+        source: 'esm-on-failure',
+        checkpoint: 'skipped',
+      },
+      {
+        action: 'republish',
+        attempts: 2,
+        topic: 'orders',
+        source: 'esm-on-failure',
+        checkpoint: 'unprocessed',
+      },
+    ]);
+    expect(kafka.written('orders')).toHaveLength(2);
+  });
+
+  it('republishes when the checkpoint cannot tell (below its horizon, or no metadata)', async () => {
+    // Prepare: a checkpoint written without gap metadata knows nothing below itself
+    const kafka = new MemoryKafka();
+    kafka.offsets.set(`${group}/orders/1`, { nextOffset: 200 });
+
+    // Act
+    const response = await handlerWith(kafka)(buildKafkaEvent({ records: [envelopeAt(100, 0)] }));
+
+    // Assess: at-least-once as before, never lost
+    expect(response.batchItemFailures).toEqual([]);
+    expect(kafka.written('orders')).toHaveLength(1);
   });
 });
