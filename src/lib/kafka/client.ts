@@ -216,7 +216,11 @@ export class TransactionalProducer {
             {
               topic: checkpoint.topic,
               partitions: [
-                { partition: checkpoint.partition, offset: String(checkpoint.nextOffset) },
+                {
+                  partition: checkpoint.partition,
+                  offset: String(checkpoint.nextOffset),
+                  ...(checkpoint.metadata === undefined ? {} : { metadata: checkpoint.metadata }),
+                },
               ],
             },
           ],

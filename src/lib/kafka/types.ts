@@ -29,4 +29,6 @@ export interface TransactionalCheckpoint {
   partition: number;
   /** The next offset to process. */
   nextOffset: number;
+  /** Offset metadata stored with the commit (at most `offset.metadata.max.bytes`, 4 KB by default). */
+  metadata?: string;
 }
