@@ -352,6 +352,13 @@ export class KafkaClient {
     return { producer, fresh: true };
   }
 
+  /** Drops a producer from the cache and closes it (a tool that is done with a transactional id). */
+  async dropProducer(transactionalId: string): Promise<void> {
+    const p = this.#producers.get(transactionalId);
+    this.#producers.delete(transactionalId);
+    await p?.close();
+  }
+
   async #adminClient() {
     this.#admin ??= (async () => {
       const admin = this.#kafka.admin();
