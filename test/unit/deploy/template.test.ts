@@ -15,7 +15,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BundleReport, build, FUNCTIONS, formatReports } from '../../../scripts/build.ts';
+import {
+  type BundleReport,
+  bundleBytes,
+  bundleMakeup,
+  FUNCTIONS,
+  formatReports,
+} from '../../../scripts/build.ts';
 import { ensurePythonTools } from '../../../scripts/stack.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -204,8 +210,21 @@ let iam: ReturnType<typeof resolveTemplate>;
 let scram: ReturnType<typeof resolveTemplate>;
 let bundles: BundleReport[];
 
+/** What `serverless package` bundled (its plugin runs scripts/build.ts), from the metafiles. */
+const readBundles = (): BundleReport[] =>
+  FUNCTIONS.map((fn) => {
+    const meta = JSON.parse(readFileSync(join(ROOT, 'dist', `${fn}.meta.json`), 'utf8'));
+    const file = join(ROOT, 'dist', fn, 'index.js');
+    return {
+      fn,
+      file,
+      bytes: bundleBytes(meta, ROOT),
+      mapBytes: statSync(`${file}.map`).size,
+      topPackages: bundleMakeup(meta),
+    };
+  });
+
 beforeAll(async () => {
-  bundles = await build();
   // One after the other: osls stages its output in <service>/.serverless before moving it.
   iamDir = await packageStage(STAGE_PARAMS);
   scramDir = await packageStage({
@@ -214,6 +233,7 @@ beforeAll(async () => {
     kafkaScramSecretArn: SCRAM_SECRET,
     kafkaScramSecretKmsKeyArn: SCRAM_KEY,
   });
+  bundles = readBundles();
   raw = readTemplate(iamDir);
   iam = resolveTemplate(raw);
   scram = resolveTemplate(readTemplate(scramDir));
