@@ -8,7 +8,8 @@
  *
  * `--containers N` (default 1) runs N warm containers per function and gives each batch
  * to one of them at random, as Lambda may.
- * Brokers: `KAFKA_BROKERS`, else the local stack's (`npm run stack:up`). Ctrl-C stops:
+ * Brokers: `KAFKA_BROKERS`, else the local stack's (`npm run stack:up`), for the mappings
+ * and the handlers alike; on loopback brokers without auth or TLS. Ctrl-C stops:
  * running invocations finish and commit first.
  */
 import { existsSync } from 'node:fs';
@@ -105,14 +106,25 @@ const main = async () => {
   }
   if (mappings.length === 0) throw new Error(`no enabled Kafka mappings in ${configPath}`);
 
-  const brokers = process.env.KAFKA_BROKERS ?? readStackEnv()?.KAFKA_BROKERS;
+  const stack = readStackEnv();
+  const brokers = process.env.KAFKA_BROKERS ?? stack?.KAFKA_BROKERS;
   if (!brokers)
     throw new Error('no brokers: set KAFKA_BROKERS or start the local stack (npm run stack:up)');
+  // the handlers write to the brokers the mappings read, and use the stack's emulator
+  process.env.KAFKA_BROKERS ??= brokers;
+  if (stack) process.env.AWS_ENDPOINT_URL ??= stack.AWS_ENDPOINT_URL;
+  // on loopback brokers the handlers' own default (no auth, plaintext), not the stage's
+  const loopback = brokers
+    .split(',')
+    .every((b) => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(b.trim()));
 
   // The functions' environment where the shell set nothing: in-process functions share
   // one environment, so the first function's value wins.
   for (const m of mappings) {
-    for (const [k, v] of Object.entries(m.environment)) process.env[k] ??= v;
+    for (const [k, v] of Object.entries(m.environment)) {
+      if (loopback && (k === 'KAFKA_AUTH' || k === 'KAFKA_TLS')) continue;
+      process.env[k] ??= v;
+    }
   }
 
   const containers = Number(values.containers);

@@ -15,7 +15,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BundleReport, build, FUNCTIONS, formatReports } from '../../../scripts/build.ts';
+import {
+  type BundleReport,
+  bundleBytes,
+  bundleMakeup,
+  FUNCTIONS,
+  formatReports,
+} from '../../../scripts/build.ts';
 import { ensurePythonTools } from '../../../scripts/stack.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -29,6 +35,7 @@ const CLUSTER = `arn:aws:kafka:${REGION}:${ACCOUNT}:cluster/test-cluster/1111aaa
 const CLUSTER_PATH = 'test-cluster/1111aaaa-2222-bbbb-3333-cccc4444dddd-7';
 const SCRAM_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:AmazonMSK_orders-test-AbCdEf`;
 const SCRAM_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0000aaaa-1111-bbbb-2222-cccc3333dddd`;
+const ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:orders-alarms`;
 const PREFIX = `msk-order-pipeline-${STAGE}`;
 const MIB = 1024 * 1024;
 
@@ -204,8 +211,21 @@ let iam: ReturnType<typeof resolveTemplate>;
 let scram: ReturnType<typeof resolveTemplate>;
 let bundles: BundleReport[];
 
+/** What `serverless package` bundled (its plugin runs scripts/build.ts), from the metafiles. */
+const readBundles = (): BundleReport[] =>
+  FUNCTIONS.map((fn) => {
+    const meta = JSON.parse(readFileSync(join(ROOT, 'dist', `${fn}.meta.json`), 'utf8'));
+    const file = join(ROOT, 'dist', fn, 'index.js');
+    return {
+      fn,
+      file,
+      bytes: bundleBytes(meta, ROOT),
+      mapBytes: statSync(`${file}.map`).size,
+      topPackages: bundleMakeup(meta),
+    };
+  });
+
 beforeAll(async () => {
-  bundles = await build();
   // One after the other: osls stages its output in <service>/.serverless before moving it.
   iamDir = await packageStage(STAGE_PARAMS);
   scramDir = await packageStage({
@@ -213,7 +233,11 @@ beforeAll(async () => {
     kafkaAuth: 'scram',
     kafkaScramSecretArn: SCRAM_SECRET,
     kafkaScramSecretKmsKeyArn: SCRAM_KEY,
+    // the second packaging also gives the alarms a topic (the first has none)
+    alarmTopicArn: ALARM_TOPIC,
+    mappingSystemLogLevel: 'DEBUG',
   });
+  bundles = readBundles();
   raw = readTemplate(iamDir);
   iam = resolveTemplate(raw);
   scram = resolveTemplate(readTemplate(scramDir));
@@ -384,6 +408,109 @@ describe('event-source mappings', () => {
   });
 });
 
+describe('mapping observability', () => {
+  it.each(Object.entries(MAPPING_IDS))(
+    '%s reports event, error and Kafka metrics, and system logs at the stage level',
+    (_, id) => {
+      expect(iam.resources[id]!.Properties).toMatchObject({
+        MetricsConfig: { Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] },
+        LoggingConfig: { SystemLogLevel: 'WARN' },
+      });
+      expect(scram.resources[id]!.Properties.LoggingConfig).toEqual({ SystemLogLevel: 'DEBUG' });
+    },
+  );
+});
+
+describe('alarms', () => {
+  const alarms = (t: ReturnType<typeof resolveTemplate>) =>
+    Object.fromEntries(ofType(t, 'AWS::CloudWatch::Alarm').map(([id, r]) => [id, r.Properties]));
+  const dimensions = (props: Json) =>
+    Object.fromEntries(
+      (props.Dimensions as Array<{ Name: string; Value: string }>).map((d) => [d.Name, d.Value]),
+    );
+
+  it('are the lag of both mappings, dead letters, parked records and each function failing', () => {
+    expect(Object.keys(alarms(iam)).sort()).toEqual(
+      [
+        'ProcessOrdersOffsetLagAlarm',
+        'RepublishDlqOffsetLagAlarm',
+        'DeadLettersAlarm',
+        'ParkedAlarm',
+        ...FUNCTIONS.map((fn) => `${fn[0]!.toUpperCase()}${fn.slice(1)}ErrorsAlarm`),
+      ].sort(),
+    );
+  });
+
+  it.each([
+    ['ProcessOrdersOffsetLagAlarm', 'ProcessOrdersLambdaFunction'],
+    ['RepublishDlqOffsetLagAlarm', 'RepublishDlqLambdaFunction'],
+  ])("%s watches Lambda's OffsetLag of the mapping's function", (id, fnId) => {
+    const props = alarms(iam)[id];
+
+    expect(props).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'OffsetLag',
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(dimensions(props)).toEqual({ FunctionName: `ref:${fnId}` });
+    expect(Number(props.Threshold)).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['DeadLettersAlarm', 'deadLettered', 'processOrders'],
+    ['ParkedAlarm', 'parked', 'republishDlq'],
+  ])('%s counts the EMF metric %s that %s publishes', (id, metric, fn) => {
+    const props = alarms(iam)[id];
+
+    // where the handlers publish (src/lib/telemetry): POWERTOOLS_METRICS_NAMESPACE,
+    // dimensions service (POWERTOOLS_SERVICE_NAME) and function
+    const env = iam.resources.ProcessOrdersLambdaFunction!.Properties.Environment.Variables;
+    expect(props).toMatchObject({
+      Namespace: env.POWERTOOLS_METRICS_NAMESPACE,
+      MetricName: metric,
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(dimensions(props)).toEqual({ service: env.POWERTOOLS_SERVICE_NAME, function: fn });
+    expect(Number(props.Threshold)).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(FUNCTIONS)('%s errors or throttles raise its alarm', (fn) => {
+    const fnId = `${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`;
+    const props = alarms(iam)[`${fn[0]!.toUpperCase()}${fn.slice(1)}ErrorsAlarm`];
+    const stats = (props.Metrics as Json[]).filter((m) => m.MetricStat);
+
+    expect(
+      stats.map((m) => [m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName]).sort(),
+    ).toEqual([
+      ['AWS/Lambda', 'Errors'],
+      ['AWS/Lambda', 'Throttles'],
+    ]);
+    for (const m of stats)
+      expect(dimensions(m.MetricStat.Metric)).toEqual({ FunctionName: `ref:${fnId}` });
+    const returned = (props.Metrics as Json[]).filter((m) => m.ReturnData !== false);
+    expect(returned).toHaveLength(1);
+    expect(returned[0].Expression).toMatch(/errors.*\+.*throttles/);
+    expect(props).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('notify the alarm topic when one is given, and nobody otherwise', () => {
+    for (const props of Object.values(alarms(scram))) {
+      expect(props.AlarmActions).toEqual([ALARM_TOPIC]);
+      expect(props.OKActions).toEqual([ALARM_TOPIC]);
+    }
+    for (const props of Object.values(alarms(iam))) {
+      expect(props).not.toHaveProperty('AlarmActions');
+      expect(props).not.toHaveProperty('OKActions');
+    }
+  });
+});
+
 describe('idempotency table', () => {
   it('is what Powertools idempotency expects: key `id`, TTL `expiration`, on demand', () => {
     const tables = ofType(iam, 'AWS::DynamoDB::Table');
@@ -537,16 +664,21 @@ describe('cfn-lint', () => {
   it.each([
     ['iam', () => iamDir],
     ['scram', () => scramDir],
-  ])('finds no error in the %s template', (_, dir) => {
-    const result = spawnSync(
-      cfnLint,
-      ['--format', 'parseable', join(dir(), 'cloudformation-template-update-stack.json')],
-      { encoding: 'utf8', timeout: 120_000 },
-    );
-    // exit code bits: 2 errors, 4 warnings, 8 informational; anything else is a failure to run
-    const errors = result.stdout.split('\n').filter((line) => /:E\d{4}:/.test(line));
+  ])(
+    'finds no error in the %s template',
+    (_, dir) => {
+      const result = spawnSync(
+        cfnLint,
+        ['--format', 'parseable', join(dir(), 'cloudformation-template-update-stack.json')],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      // exit code bits: 2 errors, 4 warnings, 8 informational; anything else is a failure to run
+      const errors = result.stdout.split('\n').filter((line) => /:E\d{4}:/.test(line));
 
-    expect(errors).toEqual([]);
-    expect(result.status! & ~(4 | 8)).toBe(0);
-  });
+      expect(errors).toEqual([]);
+      expect(result.status! & ~(4 | 8)).toBe(0);
+      // cfn-lint takes seconds per template, more on a busy machine
+    },
+    120_000,
+  );
 });
