@@ -1,11 +1,6 @@
-import {
-  type PipelineError,
-  PoisonRecordError,
-  RetriableError,
-  toPipelineError,
-} from '../errors.ts';
+import { type PipelineError, RetriableError, toPipelineError } from '../errors.ts';
 import { buildBatchResponse } from '../events/batchResponse.ts';
-import type { DecodedRecord, KafkaBatchResponse, PartitionBatch } from '../events/types.ts';
+import type { KafkaBatchResponse, PartitionBatch } from '../events/types.ts';
 import { type CallBounds, timeLeft } from '../kafka/deadline.ts';
 import type {
   CommittedCheckpoint,
@@ -18,7 +13,21 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
 } from './checkpoint.ts';
-import { deadLetter } from './deadLetter.ts';
+import {
+  COMMIT_RESERVE_MS,
+  planPartition,
+  type RecordOutcome,
+  type RecordProcessor,
+} from './planPartition.ts';
+
+export type {
+  PartitionPlan,
+  PlanOptions,
+  ProcessedRecord,
+  RecordOutcome,
+  RecordProcessor,
+} from './planPartition.ts';
+export { COMMIT_RESERVE_MS, planPartition } from './planPartition.ts';
 
 /** What a partition writer must offer: the transactional producer cache of the Kafka module. */
 export interface PartitionWriter {
@@ -46,36 +55,6 @@ export interface DeliveryKafka {
  * the handler, so two handlers in one process are two containers.
  */
 export type CheckpointCache = WeakMap<PartitionWriter, CheckpointState>;
-
-/**
- * What a record processor may return instead of a bare message list: the messages, and
- * a `detail` about the record (e.g. an order's status) that reaches `onOutcome` only
- * once the record's transaction committed.
- */
-export interface ProcessedRecord<TDetail = unknown> {
-  messages: OutboundMessage[];
-  detail?: TDetail;
-}
-
-/** Turns one record into the messages it produces, or throws a {@link PipelineError}. */
-export type RecordProcessor<TDetail = unknown> = (
-  record: DecodedRecord,
-) =>
-  | OutboundMessage[]
-  | ProcessedRecord<TDetail>
-  | Promise<OutboundMessage[] | ProcessedRecord<TDetail>>;
-
-export type RecordOutcome<TDetail = unknown> =
-  | {
-      kind: 'ok';
-      record: DecodedRecord;
-      messages: number;
-      /** What the record processor said about the record, when it said anything. */
-      detail?: TDetail;
-    }
-  | { kind: 'poison'; record: DecodedRecord; error: PipelineError }
-  | { kind: 'retriable'; record: DecodedRecord; error: PipelineError }
-  | { kind: 'skipped'; record: DecodedRecord; checkpoint: number };
 
 /** Where a partition stopped: reading its checkpoint, at a record, at the deadline, or committing. */
 export type StopStage = 'checkpoint' | 'record' | 'deadline' | 'commit';
@@ -179,8 +158,6 @@ export const invocationDeadline = (
   return now + left - limits.deadlineMarginMs;
 };
 
-/** Time kept for the commit: planning stops this long before the deadline. */
-export const COMMIT_RESERVE_MS = 1_000;
 /** Below this much time left, a partition is not started (nor started again). */
 const MIN_START_MS = 500;
 
@@ -265,101 +242,6 @@ export const withPropagation = (
     }
     return { ...m, headers: { ...headers, ...propagation } };
   });
-};
-
-const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
-  typeof (value as { then?: unknown }).then === 'function';
-
-/** What a partition's records come to before anything is written. */
-export interface PartitionPlan<TDetail = unknown> {
-  /** Results and dead letters, in record order. */
-  outbound: OutboundMessage[];
-  /** Every record's outcome in order, up to where the plan stopped. */
-  outcomes: RecordOutcome<TDetail>[];
-  /** The first record at or above the checkpoint, when the plan reached one. */
-  firstUnprocessed?: number;
-  /** Offset after the last record planned; none when nothing new was planned. */
-  nextOffset?: number;
-  /** Where and why the plan stopped short of the batch's end. */
-  stop?: { offset: number; error: PipelineError; stage: 'record' | 'deadline' };
-}
-
-/** What a plan needs besides the records: the processor, the DLQ, the clock, the deadline. */
-export type PlanOptions<TDetail> = Pick<
-  DeliveryOptions<TDetail>,
-  'processRecord' | 'deadLetterTopic' | 'backoff'
-> & {
-  now: () => Date;
-  /** Planning stops (`TIMEOUT`, stage `deadline`) once this epoch-ms time has passed. */
-  planUntil?: number;
-};
-
-/**
- * Plans one partition: skips records below `checkpoint`, turns each later record into
- * its messages (or a dead letter), and stops at the first retriable failure or when
- * `planUntil` has passed. No I/O of its own: the processor and the clock are injected.
- *
- * @example
- * const plan = await planPartition(batch.records, 120, { processRecord, deadLetterTopic: 'orders.dlq', now: () => new Date() });
- */
-export const planPartition = async <TDetail>(
-  records: readonly DecodedRecord[],
-  checkpoint: number | undefined,
-  options: PlanOptions<TDetail>,
-): Promise<PartitionPlan<TDetail>> => {
-  const plan: PartitionPlan<TDetail> = { outbound: [], outcomes: [] };
-  const { outbound, outcomes } = plan;
-  const { planUntil } = options;
-  let planned = 0;
-  for (const record of records) {
-    if (checkpoint !== undefined && record.offset < checkpoint) {
-      outcomes.push({ kind: 'skipped', record, checkpoint });
-      continue;
-    }
-    plan.firstUnprocessed ??= record.offset;
-    // a clock read every 64 records: cheap, and far finer than any deadline
-    if (planUntil !== undefined && (planned++ & 63) === 0 && Date.now() > planUntil) {
-      plan.stop = {
-        offset: record.offset,
-        stage: 'deadline',
-        error: new RetriableError(
-          'TIMEOUT',
-          `the invocation's deadline is near: stopped before offset ${record.offset}, ${COMMIT_RESERVE_MS} ms kept to commit what came before`,
-        ),
-      };
-      break;
-    }
-    try {
-      if (record.decodeError)
-        throw new PoisonRecordError(record.decodeError.code, record.decodeError.message);
-      let processed = options.processRecord(record);
-      // a synchronous processor costs no promise per record
-      if (isPromise(processed)) processed = await processed;
-      const messages = Array.isArray(processed) ? processed : processed.messages;
-      for (let m = 0; m < messages.length; m++) outbound.push(messages[m]!);
-      const outcome: RecordOutcome<TDetail> = { kind: 'ok', record, messages: messages.length };
-      if (!Array.isArray(processed) && processed.detail !== undefined)
-        outcome.detail = processed.detail;
-      outcomes.push(outcome);
-    } catch (thrown) {
-      const error = toError(thrown);
-      if (error.retriable) {
-        outcomes.push({ kind: 'retriable', record, error });
-        plan.stop = { offset: record.offset, error, stage: 'record' };
-        break;
-      }
-      outbound.push(
-        deadLetter(record, error, {
-          topic: options.deadLetterTopic,
-          now: options.now(),
-          backoff: options.backoff,
-        }),
-      );
-      outcomes.push({ kind: 'poison', record, error });
-    }
-    plan.nextOffset = record.offset + 1;
-  }
-  return plan;
 };
 
 const stopped = (
