@@ -74,7 +74,7 @@ const inMemorySink = (topics: {
         producer: { usable: true, init: async () => {}, write },
         fresh: true,
       }),
-      committedOffsets: async () => new Map(),
+      committedCheckpoints: async () => new Map(),
     },
   };
 };

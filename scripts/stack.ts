@@ -18,6 +18,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -168,34 +169,50 @@ const checkJava = () => {
     );
 };
 
-/** Resolves the broker's jars from Maven Central once; later runs use the cache. */
-const ensureKafkaJars = (): string => {
+/** The jars a complete cache holds: the broker's, and Kafka's own tools (test/faults/kafkaTools.test.ts). */
+const requiredJars = () => [`kafka_2.13-${KAFKA_VERSION}.jar`, `kafka-tools-${KAFKA_VERSION}.jar`];
+
+/**
+ * Resolves the broker's and Kafka's tools' jars from Maven Central once; later runs use
+ * the cache. A cache made before the tools were added gets them: the jars are fetched
+ * into a folder of their own and only the missing ones moved in, so a broker running from
+ * the cache never sees its jars replaced or, when the fetch fails, removed.
+ */
+export const ensureKafkaJars = (): string => {
   const libs = join(CACHE_DIR, `kafka-${KAFKA_VERSION}`, 'libs');
-  if (existsSync(join(libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) return libs;
+  const complete = () => requiredJars().every((jar) => existsSync(join(libs, jar)));
+  if (complete()) return libs;
   say(`fetching Apache Kafka ${KAFKA_VERSION} jars from Maven Central into ${libs} (once)`);
-  const mvn = spawnSync(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-f',
-      join(ROOT, 'scripts/kafka/pom.xml'),
-      `-Dkafka.version=${KAFKA_VERSION}`,
-      'dependency:copy-dependencies',
-      `-DoutputDirectory=${libs}`,
-      '-DincludeScope=runtime',
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  if (mvn.error)
-    throw new StackError(
-      'Maven (mvn) not found on PATH: it is needed once to fetch the Kafka jars',
+  const fetched = `${libs}.fetch-${process.pid}`;
+  rmSync(fetched, { recursive: true, force: true });
+  try {
+    const mvn = spawnSync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-f',
+        join(ROOT, 'scripts/kafka/pom.xml'),
+        `-Dkafka.version=${KAFKA_VERSION}`,
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${fetched}`,
+        '-DincludeScope=runtime',
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
-  if (mvn.status !== 0 || !existsSync(join(libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) {
-    rmSync(libs, { recursive: true, force: true });
-    throw new StackError(
-      `could not fetch Kafka ${KAFKA_VERSION} jars from Maven Central: ${(mvn.stdout + mvn.stderr).trim().split('\n').slice(-3).join(' ')}`,
-    );
+    if (mvn.error)
+      throw new StackError(
+        'Maven (mvn) not found on PATH: it is needed once to fetch the Kafka jars',
+      );
+    if (mvn.status !== 0 || !requiredJars().every((jar) => existsSync(join(fetched, jar))))
+      throw new StackError(
+        `could not fetch Kafka ${KAFKA_VERSION} jars from Maven Central: ${(mvn.stdout + mvn.stderr).trim().split('\n').slice(-3).join(' ')}`,
+      );
+    mkdirSync(libs, { recursive: true });
+    for (const jar of readdirSync(fetched))
+      if (!existsSync(join(libs, jar))) renameSync(join(fetched, jar), join(libs, jar));
+  } finally {
+    rmSync(fetched, { recursive: true, force: true });
   }
   return libs;
 };

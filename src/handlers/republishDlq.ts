@@ -27,6 +27,8 @@ export const handler = deliveryLambda({
             ...recordFields(outcome.record),
             attempts: outcome.detail.attempts,
             republishedTo: outcome.detail.topic,
+            // for an on-failure envelope: skipped by the mapping, or unknown below the horizon
+            ...(outcome.detail.checkpoint ? { checkpoint: outcome.detail.checkpoint } : {}),
           });
         } else if (outcome.detail?.action === 'park') {
           metrics.count('parked');
@@ -34,6 +36,13 @@ export const handler = deliveryLambda({
             ...recordFields(outcome.record),
             reason: outcome.detail.reason,
             attempts: outcome.detail.attempts,
+          });
+        } else if (outcome.detail?.action === 'drop') {
+          metrics.count('alreadyProcessed');
+          logger.info('on-failure envelope not republished: its result had committed', {
+            ...recordFields(outcome.record),
+            reason: outcome.detail.reason,
+            gaveUpOn: outcome.detail.gaveUpOn,
           });
         }
         break;

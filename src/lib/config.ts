@@ -20,6 +20,10 @@ export interface PipelineConfig {
   dlqBackoffMaxMs: number;
   /** Records whose value exceeds this many bytes are poison. */
   maxRecordBytes: number;
+  /** An invocation answers this long before Lambda's deadline. */
+  deadlineMarginMs: number;
+  /** The deadline when no Lambda context tells it (a direct call): this long from the start. */
+  defaultTimeoutMs: number;
 }
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
@@ -58,6 +62,8 @@ export const readPipelineConfig = (env: NodeJS.ProcessEnv = process.env): Pipeli
   dlqBackoffBaseMs: positiveInt(env, 'DLQ_BACKOFF_BASE_MS', 1_000),
   dlqBackoffMaxMs: positiveInt(env, 'DLQ_BACKOFF_MAX_MS', 300_000),
   maxRecordBytes: positiveInt(env, 'MAX_RECORD_BYTES', 1_000_000),
+  deadlineMarginMs: positiveInt(env, 'DEADLINE_MARGIN_MS', 2_000),
+  defaultTimeoutMs: Math.max(1_000, positiveInt(env, 'DEFAULT_TIMEOUT_MS', 30_000)),
 });
 
 /** `<service>-<stage>-<fn>`: the prefix of every transactional id and checkpoint group of a function. */

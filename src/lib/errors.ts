@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'TIMEOUT',
   'PRODUCER_FENCED',
   'TRANSIENT',
+  // the broker does not know the topic or partition (yet): metadata lags, or a wrong name
+  'UNKNOWN_TOPIC_OR_PARTITION',
   // a dead letter whose back-off has not run out yet: not a failure, a postponement
   'BACKOFF_PENDING',
   // configuration: fails at init, never per record
@@ -41,6 +43,7 @@ const RETRIABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TIMEOUT',
   'PRODUCER_FENCED',
   'TRANSIENT',
+  'UNKNOWN_TOPIC_OR_PARTITION',
   'BACKOFF_PENDING',
 ]);
 
@@ -90,6 +93,7 @@ export class RetriableError extends PipelineError {
       | 'TIMEOUT'
       | 'PRODUCER_FENCED'
       | 'TRANSIENT'
+      | 'UNKNOWN_TOPIC_OR_PARTITION'
       | 'BACKOFF_PENDING'
     >,
     message: string,
@@ -153,32 +157,36 @@ export const safeMessage = (error: unknown, maxLength = MAX_MESSAGE): string => 
 /**
  * Maps anything thrown to a {@link PipelineError}. kafkajs marks its errors
  * `retriable`; fencing and aborted transactions are retriable for the batch
- * (the next invocation re-initialises the producer).
+ * (the next invocation re-initialises the producer). `context` (what was being
+ * done) prefixes the message of a mapped error.
  */
-export const toPipelineError = (error: unknown): PipelineError => {
+export const toPipelineError = (error: unknown, context?: string): PipelineError => {
   if (error instanceof PipelineError) return error;
   const e = error as { name?: string; type?: string; retriable?: boolean; message?: string };
   const name = e?.name ?? '';
   const type = e?.type ?? '';
+  const message = context ? `${context}: ${safeMessage(error)}` : safeMessage(error);
+  const retriable = (code: ConstructorParameters<typeof RetriableError>[0]) =>
+    new RetriableError(code, message, { cause: error });
   if (
     type === 'INVALID_PRODUCER_EPOCH' ||
     type === 'PRODUCER_FENCED' ||
     name === 'KafkaJSProducerFencedError'
   )
-    return new RetriableError('PRODUCER_FENCED', safeMessage(error), { cause: error });
+    return retriable('PRODUCER_FENCED');
   if (
     name === 'KafkaJSRequestTimeoutError' ||
     name === 'KafkaJSTimeout' ||
     type === 'REQUEST_TIMED_OUT'
   )
-    return new RetriableError('TIMEOUT', safeMessage(error), { cause: error });
+    return retriable('TIMEOUT');
   if (
     type === 'CONCURRENT_TRANSACTIONS' ||
     type === 'INVALID_TXN_STATE' ||
     type === 'TRANSACTION_ABORTED'
   )
-    return new RetriableError('TRANSACTION_ABORTED', safeMessage(error), { cause: error });
-  if (name.startsWith('KafkaJS'))
-    return new RetriableError('BROKER_UNAVAILABLE', safeMessage(error), { cause: error });
-  return new RetriableError('TRANSIENT', safeMessage(error), { cause: error });
+    return retriable('TRANSACTION_ABORTED');
+  if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return retriable('UNKNOWN_TOPIC_OR_PARTITION');
+  if (name.startsWith('KafkaJS')) return retriable('BROKER_UNAVAILABLE');
+  return retriable('TRANSIENT');
 };

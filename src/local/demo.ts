@@ -5,16 +5,18 @@
  * event-source mappings read from serverless.yml, sends a stream of orders through
  * produceOrders (some requests invalid, some orders over the business limit) plus a few
  * poison records from a "bad upstream producer", waits until the pipeline is drained
- * and prints a summary that must balance. Exits non-zero when it does not.
+ * and prints a summary that must balance. Exits non-zero when it does not. The handlers'
+ * logs go to `.stack/demo-<run>.log` (the summary names it), not between the progress lines.
  *
  *   npm run demo -- [--orders 3000] [--batch 100] [--poison 30] [--timeout 300]
  */
 import { randomUUID } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { clientsFor, ensureIdempotencyTable } from '../../scripts/aws-bootstrap.ts';
-import { up } from '../../scripts/stack.ts';
+import { stackPaths, up } from '../../scripts/stack.ts';
 import { KafkaClient } from '../lib/kafka/client.ts';
 import { readMappings, startLocalMapping } from './esm/index.ts';
 import type { LambdaHandler, LocalMappingHandle } from './esm/types.ts';
@@ -38,7 +40,30 @@ const OVER_LIMIT_EVERY = 40; // one order in 40 exceeds the business limit: proc
 
 const out = process.stdout;
 const isTty = Boolean(out.isTTY);
-const line = (text: string) => out.write(`${text}\n`);
+// the display's own writers, kept before the handlers' output is sent to the log file
+const display = out.write.bind(out);
+const displayError = process.stderr.write.bind(process.stderr);
+const line = (text: string) => display(`${text}\n`);
+
+/**
+ * Sends everything else written to stdout and stderr (the handlers' Powertools logs,
+ * which write to process.stdout as in Lambda, and kafkajs) to `file`, synchronously,
+ * so nothing is lost at `process.exit`. Powertools Logger has no other destination.
+ */
+const sendOutputTo = (file: string) => {
+  mkdirSync(dirname(file), { recursive: true });
+  const fd = openSync(file, 'a');
+  const write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
+    // writeSync's overloads take a string or bytes, not the union
+    if (typeof chunk === 'string') writeSync(fd, chunk);
+    else writeSync(fd, chunk);
+    const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+    done?.();
+    return true;
+  };
+  process.stdout.write = write as typeof process.stdout.write;
+  process.stderr.write = write as typeof process.stderr.write;
+};
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0
@@ -78,12 +103,17 @@ const main = async () => {
     // short back-off so poison records reach the parking lot while you watch
     DLQ_BACKOFF_BASE_MS: '200',
     DLQ_BACKOFF_MAX_MS: '1000',
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
+    // the logs go to a file: INFO tells what each invocation did
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     POWERTOOLS_METRICS_DISABLED: 'true',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
   };
   Object.assign(process.env, env);
   await ensureIdempotencyTable(clientsFor(stack.AWS_ENDPOINT_URL).dynamodb, env.IDEMPOTENCY_TABLE!);
+
+  // from here on, what the handlers and clients print goes to the log file
+  const logFile = join(stackPaths.STATE_DIR, `demo-${run}.log`);
+  sendOutputTo(logFile);
 
   // 2. the three functions, imported as Lambda would (their init reads the environment)
   const produce = (await import('../handlers/produceOrders.ts')).handler;
@@ -171,7 +201,7 @@ const main = async () => {
   const progress = () => {
     const accepted = [...tally.processed.values()].filter((r) => r.status === 'accepted').length;
     const text = `produced ${emitted}/${ORDERS}  processed ${tally.processed.size} (accepted ${accepted})  dead letters ${tally.dlqRecords}  republished ${tally.republished}  parked ${tally.parked.size}/${POISON}`;
-    if (isTty) out.write(`\r${text}   `);
+    if (isTty) display(`\r${text}   `);
     return text;
   };
   const ticker = setInterval(
@@ -253,7 +283,10 @@ const main = async () => {
   await Promise.all(running.map((m) => m.idle({ timeoutMs: 30_000 }).catch(() => {})));
   await new Promise((r) => setTimeout(r, 1_000)); // late duplicates would show up here
   clearInterval(ticker);
-  if (isTty) out.write('\n');
+  // the last progress line: the same counts as the summary below, at the same moment
+  const final = progress();
+  if (isTty) display('\n');
+  else line(final);
   const lastResultAt = Math.max(
     produceStart + 1,
     ...[...tally.processed.values()].map((r) => r.at),
@@ -303,6 +336,7 @@ const main = async () => {
     `│ invocations              ${running.map((m, i) => `${mappings.filter((x) => handlers[x.functionName])[i]?.functionName} ${m.stats.invocations}`).join(', ')}`,
   );
   line(`│ wall time                ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  line(`│ handler logs             ${relative(process.cwd(), logFile) || logFile}`);
   line(
     `└ ${balanced ? 'BALANCED: every valid order exactly once, every poison record parked once' : 'NOT BALANCED'}`,
   );
@@ -316,9 +350,7 @@ const main = async () => {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(
-      `demo failed: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
+    displayError(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   },
 );

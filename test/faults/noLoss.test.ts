@@ -6,12 +6,20 @@
  * `orders.processed` (by order id and by source record), every poison record once per
  * attempt in the DLQ and exactly once in the parking lot, nothing lost, nothing doubled.
  *
- * Faults: (a) crash after a partition's commit, before the response; (b) broker stop and
- * restart mid-stream; (c) transient errors at a seeded random rate; (d) poison records
+ * Faults: (a) crash after a partition's commit, before the response, at seeded random
+ * commits and once as the broker dies (the committed batch's retries then fail for the
+ * whole outage); (b) the broker stopped and restarted mid-stream, then killed with SIGKILL
+ * and restarted; (c) transient errors at a seeded random rate; (d) poison records
  * (not JSON, schema-invalid, null value, oversize; bad base64 cannot be produced through
  * Kafka: the mapping base64-encodes whatever bytes it fetched, so it exists only in
  * hand-made events, covered by test/integration); (e) committed batches delivered again,
- * to the warm container and to a cold one; (f) two containers racing for one partition.
+ * to the warm container and to a cold one; (f) two containers racing for one partition;
+ * (g) three warm containers per function, each batch given to one at random (partitions
+ * move between containers, whose cached producers another one has fenced). Both
+ * mappings run as serverless.yml deploys them: processOrders' retries, bisection and
+ * on-failure destination (the DLQ), republishDlq's retries and on-failure destination
+ * (the parking lot), and the republish back-off as configured (shortened through
+ * `DLQ_BACKOFF_*`, not by code).
  *
  * It restarts the shared broker: run it alone (CI runs integration files one at a time).
  */
@@ -19,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startBroker, stopBroker } from '../../scripts/stack.ts';
+import { killBroker, startBroker, stopBroker } from '../../scripts/stack.ts';
 import { functionPrefix, type PipelineConfig } from '../../src/lib/config.ts';
 import {
   createProcessOrdersHandler,
@@ -58,16 +66,22 @@ const MAX_ATTEMPTS = 2;
 const MAX_RECORD_BYTES = 16_384;
 const SEED = 20_251_125;
 const TRANSIENT_RATE = 0.01;
-/**
- * processOrders crashes after its n-th committed partition transaction: three before the
- * outage (which begins about 24 commits in, of about 165), two after the restart. Not during the outage: a
- * committed batch whose retries all fail is sent on by the mapping and processed again
- * as a copy, the known limit the README names ("Delivery guarantees").
- */
-const CRASH_AFTER_COMMITS = new Set([3, 8, 14, 100, 130]);
-const REPUBLISH_CRASH_AFTER_COMMITS = new Set([3]);
-/** The broker goes down once this many results are committed. */
+/** Warm containers per function; the mapping gives each batch to one at random. */
+const CONTAINERS = 3;
+/** Crashes after a commit, at seeded random commits of each function (of about 170 and 20). */
+const CRASHES = 5;
+const REPUBLISH_CRASHES = 2;
+/** The broker is stopped cleanly once this many results are committed... */
 const RESTART_AFTER_RESULTS = 1_500;
+/** ...and killed (SIGKILL) at the first commit after this many, which then crashes too. */
+const KILL_AFTER_RESULTS = 6_500;
+/**
+ * How long the killed broker stays down before its restart begins (a restart after SIGKILL
+ * recovers its log: about 15 s more here). Together longer than processOrders' five retries
+ * last, so
+ * the mapping gives up on the batch whose commit crashed and sends it on to the DLQ.
+ */
+const KILL_OUTAGE_MS = 5_000;
 /** Records of a partition the racing containers both get. */
 const RACE_RECORDS = 60;
 /** Committed batches of each function delivered again at the end. */
@@ -161,27 +175,37 @@ const waitFor = async (what: string, done: () => boolean, timeoutMs: number) => 
  * crashes (its client is closed under any partition work still running, as a process
  * exit would cut it), so the next invocation is a cold start with a new client.
  */
-const containers = (name: string, build: (client: KafkaClient) => Handler) => {
+const containers = (name: string, build: (client: KafkaClient) => Handler, n = CONTAINERS) => {
   const counts = { coldStarts: 0, crashes: 0, unexpected: [] as string[] };
-  let warm: { client: KafkaClient; handler: Handler } | undefined;
-  const handler: Handler = async (event, context) => {
-    if (!warm) {
-      const client = newClient(`${name}-${++counts.coldStarts}`);
-      warm = { client, handler: build(client) };
-    }
-    const container = warm;
-    try {
-      return await container.handler(event, context);
-    } catch (error) {
-      counts.crashes++;
-      const message = error instanceof Error ? error.message : String(error);
-      if (!message.startsWith('injected:')) counts.unexpected.push(message);
-      if (warm === container) warm = undefined;
-      void container.client.close();
-      throw error;
-    }
+  const slot = (): Handler => {
+    let warm: { client: KafkaClient; handler: Handler } | undefined;
+    return async (event, context) => {
+      if (!warm) {
+        const client = newClient(`${name}-${++counts.coldStarts}`);
+        warm = { client, handler: build(client) };
+      }
+      const container = warm;
+      try {
+        return await container.handler(event, context);
+      } catch (error) {
+        counts.crashes++;
+        const message = error instanceof Error ? error.message : String(error);
+        if (!message.startsWith('injected:')) counts.unexpected.push(message);
+        if (warm === container) warm = undefined;
+        void container.client.close();
+        throw error;
+      }
+    };
   };
-  return { handler, counts };
+  const handlers = Array.from({ length: n }, slot);
+  return { handlers, handler: handlers[0]!, counts };
+};
+
+/** `count` distinct whole numbers from 1 to `max`, drawn with `random`. */
+const pick = (random: () => number, count: number, max: number) => {
+  const picked = new Set<number>();
+  while (picked.size < count) picked.add(1 + Math.floor(random() * max));
+  return picked;
 };
 
 const eventRecords = (event: unknown) =>
@@ -213,7 +237,9 @@ describe('no loss, no duplicate under faults', () => {
     // Prepare: isolated topics, the inputs, the two functions' containers
     const config: PipelineConfig = isolatedPipelineConfig('faults', {
       DLQ_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
-      DLQ_BACKOFF_BASE_MS: '0',
+      // the deployed back-off, shortened by configuration: 100 ms, 200 ms, ... at most 1 s
+      DLQ_BACKOFF_BASE_MS: '100',
+      DLQ_BACKOFF_MAX_MS: '1000',
       MAX_RECORD_BYTES: String(MAX_RECORD_BYTES),
     });
     const { topics } = config;
@@ -223,9 +249,13 @@ describe('no loss, no duplicate under faults', () => {
 
     const faults = {
       crashes: 0,
+      crashesAtKill: 0,
       republishCrashes: 0,
       brokerRestarts: 0,
+      brokerKills: 0,
       outageMs: 0,
+      killOutageMs: 0,
+      fencedReinits: 0,
       resultsAtStop: 0,
       commitsAtStop: 0,
       transient: 0,
@@ -235,6 +265,11 @@ describe('no loss, no duplicate under faults', () => {
       races: 0,
     };
     const random = seededRandom(SEED);
+    const crashAfterCommits = pick(random, CRASHES, 170);
+    const republishCrashAfterCommits = pick(random, REPUBLISH_CRASHES, 20);
+    const dispatch = seededRandom(SEED + 1);
+    let killArmed = false;
+    let killed: Promise<unknown> | undefined;
     let commits = 0;
     let republishCommits = 0;
     let resultsCommitted = 0;
@@ -246,14 +281,27 @@ describe('no loss, no duplicate under faults', () => {
         onOutcome: (outcome) => {
           if (outcome.kind === 'ok') resultsCommitted++;
         },
+        onBatch: ({ partitions }) => {
+          for (const p of partitions) faults.fencedReinits += p.reinits;
+        },
         beforeRecord: () => {
           if (random() < TRANSIENT_RATE) {
             faults.transient++;
             throw new RetriableError('TRANSIENT', 'injected: a dependency is unavailable');
           }
         },
-        afterCommit: () => {
-          if (CRASH_AFTER_COMMITS.has(++commits)) {
+        afterCommit: async () => {
+          ++commits;
+          if (killArmed && resultsCommitted >= KILL_AFTER_RESULTS) {
+            // the broker dies right after this commit, and so does the container
+            killArmed = false;
+            killed = killBroker();
+            await killed;
+            faults.crashes++;
+            faults.crashesAtKill++;
+            throw new Error(`injected: crash after commit ${commits} as the broker is killed`);
+          }
+          if (crashAfterCommits.has(commits)) {
             faults.crashes++;
             throw new Error(`injected: crash after commit ${commits}, before the response`);
           }
@@ -264,8 +312,11 @@ describe('no loss, no duplicate under faults', () => {
       createRepublishDlqHandler({
         config,
         kafka: async () => client,
+        onBatch: ({ partitions }) => {
+          for (const p of partitions) faults.fencedReinits += p.reinits;
+        },
         afterCommit: () => {
-          if (REPUBLISH_CRASH_AFTER_COMMITS.has(++republishCommits)) {
+          if (republishCrashAfterCommits.has(++republishCommits)) {
             faults.republishCrashes++;
             throw new Error(
               `injected: crash after commit ${republishCommits}, before the response`,
@@ -389,10 +440,11 @@ describe('no loss, no duplicate under faults', () => {
 
     // Act 3: the mappings, as serverless.yml deploys them, on this run's topics
     const warnings: string[] = [];
-    const start = (mapping: LocalMapping, handler: Handler) =>
+    const start = (mapping: LocalMapping, handler: Handler[]) =>
       startLocalMapping({
         mapping,
         handler,
+        random: dispatch,
         brokers: kafkaBrokers(),
         retryBackoff: { initialMs: 50, maxMs: 5_000 },
         onEvent: (e) => {
@@ -412,20 +464,17 @@ describe('no loss, no duplicate under faults', () => {
         onFailureDestination: topics.dlq,
         timeoutSeconds: 30,
       }),
-      keeping(processOrders.handler, committedBatches.processOrders),
+      processOrders.handlers.map((h) => keeping(h, committedBatches.processOrders)),
     );
     const dlqMapping = await start(
       mappingOf('republishDlq', {
         topic: topics.dlq,
         consumerGroupId: functionPrefix(config, 'republishDlq'),
-        // Retries for ever (deployed: 10, then kafka://orders.parking-lot): a batch whose
-        // retries ran out during the outage would park AWS envelopes early, at attempts the
-        // balance cannot tell from a lost republish (republishDlq's module comment)
-        maximumRetryAttempts: -1,
-        onFailureDestination: undefined,
+        // as deployed (retries, on-failure destination), on this run's parking lot
+        onFailureDestination: topics.parkingLot,
         timeoutSeconds: 30,
       }),
-      keeping(republishDlq.handler, committedBatches.republishDlq),
+      republishDlq.handlers.map((h) => keeping(h, committedBatches.republishDlq)),
     );
     phase('mappings started');
 
@@ -452,6 +501,20 @@ describe('no loss, no duplicate under faults', () => {
     feeder.client = newClient('faults-feeder-2');
     await feed(inputs.slice(half));
     phase('restart and second half');
+
+    // Act 5b (a, b): the broker killed with SIGKILL right after a commit whose container
+    // crashes too; it stays down longer than the mapping's retries, then comes back
+    killArmed = true;
+    await waitFor('the broker killed after a commit', () => killed !== undefined, left());
+    const killedAt = Date.now();
+    brokerDown = true;
+    await killed;
+    await sleep(KILL_OUTAGE_MS);
+    await startBroker();
+    brokerDown = false;
+    faults.brokerKills++;
+    faults.killOutageMs = Date.now() - killedAt;
+    phase('kill and restart');
 
     // Act 6: until both mappings are caught up and nothing moves any more
     const invocations = () => ordersMapping.stats.invocations + dlqMapping.stats.invocations;
@@ -515,17 +578,18 @@ describe('no loss, no duplicate under faults', () => {
       [
         `fault test ${config.service}: ${((Date.now() - started) / 1_000).toFixed(1)} s`,
         `  inputs     ${balance.inputs.valid} valid orders, ${balance.inputs.poison} poison (${POISON_KINDS.map((k) => `${k} ${balance.inputs.byKind[k] ?? 0}`).join(', ')})`,
-        `  faults     crash after commit: processOrders ${faults.crashes} (of ${commits} commits), republishDlq ${faults.republishCrashes} (of ${republishCommits})`,
-        `             broker restarts ${faults.brokerRestarts} (outage ${faults.outageMs} ms, at ${faults.resultsAtStop} results, commit ${faults.commitsAtStop})`,
+        `  faults     crash after commit: processOrders ${faults.crashes} (of ${commits} commits; ${faults.crashesAtKill} as the broker was killed), republishDlq ${faults.republishCrashes} (of ${republishCommits})`,
+        `             broker restarts ${faults.brokerRestarts} (outage ${faults.outageMs} ms, at ${faults.resultsAtStop} results, commit ${faults.commitsAtStop}); SIGKILLs ${faults.brokerKills} (outage ${faults.killOutageMs} ms)`,
         `             transient errors ${faults.transient} (rate ${TRANSIENT_RATE}, seed ${SEED})`,
         `             poison records ${faults.poison}`,
         `             redelivered batches ${faults.redeliveredBatches} (${faults.redeliveredRecords} records)`,
         `             racing containers ${faults.races}`,
-        `  containers processOrders ${processOrders.counts.coldStarts} cold starts, republishDlq ${republishDlq.counts.coldStarts} (a crash ends its container: the next invocation starts cold)`,
+        `  containers ${CONTAINERS} per function, batches given at random: processOrders ${ordersMapping.stats.invocationsByContainer.join('/')} invocations, ${processOrders.counts.coldStarts} cold starts; republishDlq ${dlqMapping.stats.invocationsByContainer.join('/')}, ${republishDlq.counts.coldStarts} cold starts (a crash ends its container)`,
+        `             fenced re-inits ${faults.fencedReinits} (a cached producer fenced by another container, replaced within the invocation)`,
         `  phases (s) ${phases.join(', ')}`,
         `  mappings   orders: ${esm(ordersMapping)}; dlq: ${esm(dlqMapping)}`,
         `  warnings   ${warnings.length}${warnings.length ? `, e.g. ${[...new Set(warnings.map((w) => w.slice(0, 140)))].slice(0, 3).join(' | ')}` : ''}`,
-        `  topics     processed ${balance.results}, dlq ${balance.dlqRecords} (${balance.envelopes} on-failure envelopes), republished ${balance.republishedCopies}, parked ${balance.parked}, rerouted valid ${balance.rerouted}`,
+        `  topics     processed ${balance.results}, dlq ${balance.dlqRecords} (${balance.envelopes} on-failure envelopes: ${balance.envelopesOfProcessed} of processed orders, not copied; ${balance.rerouted} rerouted valid), republished ${balance.republishedCopies}, parked ${balance.parked} (${balance.parkedEarly} early by the DLQ mapping)`,
         `  balance    lost ${balance.lost}, duplicated ${balance.duplicated}, misplaced ${balance.misplaced.length}`,
         ...[...balance.inputProblems, ...balance.missing, ...balance.extra, ...balance.misplaced]
           .slice(0, 10)
@@ -552,6 +616,8 @@ describe('no loss, no duplicate under faults', () => {
     expect(faults.crashes).toBeGreaterThan(0);
     expect(faults.republishCrashes).toBeGreaterThan(0);
     expect(faults.brokerRestarts).toBe(1);
+    expect(faults.brokerKills).toBe(1);
+    expect(faults.crashesAtKill).toBe(1);
     expect(faults.transient).toBeGreaterThan(0);
     expect(committedBatches.processOrders.length).toBeGreaterThan(0);
     expect(committedBatches.republishDlq.length).toBeGreaterThan(0);

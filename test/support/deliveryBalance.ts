@@ -48,6 +48,10 @@ export interface Balance {
   results: number;
   /** Valid orders whose record the mapping gave up on (AWS on-failure envelope) and that a republished copy completed. */
   rerouted: number;
+  /** Valid orders whose record the mapping gave up on after its result committed: the envelope was not republished. */
+  envelopesOfProcessed: number;
+  /** Parked through the DLQ mapping's own on-failure destination (its retries ran out), before the last attempt. */
+  parkedEarly: number;
   parked: number;
   dlqRecords: number;
   envelopes: number;
@@ -67,11 +71,16 @@ const pos = (partition: number | string, offset: number | string) => `${partitio
 const lastOf = (record: DecodedRecord, name: string) =>
   record.headers.get(name)?.at(-1)?.toString();
 
+interface Origin {
+  origin: string;
+  attempts: number;
+  envelope: boolean;
+  /** The error code the record was dead-lettered (or parked) with. */
+  code?: string;
+}
+
 /** Where a DLQ record comes from (its first record in orders), at which attempt. */
-const deadLetterOrigin = (
-  record: KcatRecord,
-  ordersTopic: string,
-): { origin: string; attempts: number; envelope: boolean } | undefined => {
+const deadLetterOrigin = (record: KcatRecord, ordersTopic: string): Origin | undefined => {
   const h = record.header;
   const partition = h[DLQ_HEADERS.originalPartition];
   const offset = h[DLQ_HEADERS.originalOffset];
@@ -84,6 +93,7 @@ const deadLetterOrigin = (
       origin: pos(partition, offset),
       attempts: Number(h[DLQ_HEADERS.attempts]),
       envelope: false,
+      code: h[DLQ_HEADERS.errorCode],
     };
   if (record.value === null) return undefined;
   const envelope = parseOnFailureEnvelope(Buffer.from(record.value));
@@ -98,6 +108,36 @@ const deadLetterOrigin = (
         attempts: Number(lastOf(original, DLQ_HEADERS.attempts) ?? 1),
         envelope: true,
       };
+};
+
+const asKcat = (r: DecodedRecord): KcatRecord => {
+  const headers: Array<[string, string]> = [];
+  for (const [name, values] of r.headers)
+    for (const v of values) headers.push([name, v.toString()]);
+  return {
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    key: r.key?.toString() ?? null,
+    value: r.value?.toString() ?? null,
+    headers,
+    header: Object.fromEntries(headers),
+  };
+};
+
+/**
+ * Where a parked record comes from: a dead letter republishDlq parked (its headers), or
+ * an AWS on-failure envelope the DLQ mapping wrote when its retries ran out, holding a
+ * DLQ record (a dead letter, or itself an envelope of an orders record).
+ */
+const parkedOrigin = (record: KcatRecord, ordersTopic: string): Origin | undefined => {
+  if (record.header[DLQ_HEADERS.originalPartition] !== undefined)
+    return deadLetterOrigin(record, ordersTopic);
+  if (record.value === null) return undefined;
+  const envelope = parseOnFailureEnvelope(Buffer.from(record.value));
+  if (!envelope) return undefined;
+  const inner = deadLetterOrigin(asKcat(envelope.original), ordersTopic);
+  return inner && { ...inner, envelope: true };
 };
 
 /**
@@ -162,12 +202,17 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
     list.push(origin);
     deadLetters.set(origin.origin, list);
   }
-  const parkedByOrigin = Map.groupBy(input.parkingLot, (r) =>
-    pos(
-      r.header[DLQ_HEADERS.originalPartition] ?? '?',
-      r.header[DLQ_HEADERS.originalOffset] ?? '?',
-    ),
-  );
+  const parkedByOrigin = new Map<string, Origin[]>();
+  for (const r of input.parkingLot) {
+    const origin = parkedOrigin(r, ordersTopic);
+    if (!origin) {
+      misplaced.push(`unreadable parked record at ${pos(r.partition, r.offset)}`);
+      continue;
+    }
+    const list = parkedByOrigin.get(origin.origin) ?? [];
+    list.push(origin);
+    parkedByOrigin.set(origin.origin, list);
+  }
 
   // Results: by order id and by the source record (a first record, or a copy of it).
   const results = input.processed.map((r) => {
@@ -183,6 +228,8 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
   const validIds = new Set<string>();
 
   let rerouted = 0;
+  let envelopesOfProcessed = 0;
+  let parkedEarly = 0;
   for (const [at, planned] of positionOf) {
     const letters = deadLetters.get(at) ?? [];
     const parked = parkedByOrigin.get(at) ?? [];
@@ -193,7 +240,11 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
       if (mine.length === 0) missing.push(`order ${id} (${at}) has no result`);
       for (const _ of mine.slice(1)) extra.push(`order ${id} (${at}) has another result`);
       for (const r of mine) {
-        if (r.source === at) continue;
+        if (r.source === at) {
+          // its result committed, yet the mapping sent it on: republishDlq must not copy it
+          if (letters.some((l) => l.envelope)) envelopesOfProcessed++;
+          continue;
+        }
         if (copyOrigin.get(r.source) === at && letters.some((l) => l.envelope)) rerouted++;
         else misplaced.push(`order ${id} (${at}) has a result from ${r.source}`);
       }
@@ -203,8 +254,11 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
       continue;
     }
     // poison: attempt 1..max in the DLQ (an oversize record only 1: republishDlq cannot
-    // read its dead letter either and parks it), copies 2..max in orders, parked once
-    const lastAttempt = planned.kind === 'oversize' ? 1 : maxAttempts;
+    // read its dead letter either and parks it), copies 2..max in orders, parked once;
+    // or parked earlier by the DLQ mapping's on-failure destination, as deployed
+    const early = parked.find((p) => p.envelope);
+    if (early) parkedEarly++;
+    const lastAttempt = early ? early.attempts : planned.kind === 'oversize' ? 1 : maxAttempts;
     for (let attempt = 1; attempt <= lastAttempt; attempt++) {
       const n = letters.filter((l) => l.attempts === attempt).length;
       if (n === 0) missing.push(`${planned.key} (${at}) attempt ${attempt} not in the DLQ`);
@@ -221,12 +275,10 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
     if (parked.length === 0) missing.push(`${planned.key} (${at}) not parked`);
     for (const _ of parked.slice(1)) extra.push(`${planned.key} (${at}) parked again`);
     for (const p of parked) {
-      if (p.header[DLQ_HEADERS.errorCode] !== POISON_CODES[planned.kind])
-        misplaced.push(`${planned.key} (${at}) parked with ${p.header[DLQ_HEADERS.errorCode]}`);
-      if (p.header[DLQ_HEADERS.attempts] !== String(lastAttempt))
-        misplaced.push(
-          `${planned.key} (${at}) parked at attempt ${p.header[DLQ_HEADERS.attempts]}`,
-        );
+      if (p.code !== POISON_CODES[planned.kind])
+        misplaced.push(`${planned.key} (${at}) parked with ${p.code}`);
+      if (p.attempts !== lastAttempt)
+        misplaced.push(`${planned.key} (${at}) parked at attempt ${p.attempts}`);
     }
   }
   for (const [id, list] of resultsById)
@@ -243,6 +295,8 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
     inputProblems,
     results: results.length,
     rerouted,
+    envelopesOfProcessed,
+    parkedEarly,
     parked: input.parkingLot.length,
     dlqRecords: input.dlq.length,
     envelopes,

@@ -17,6 +17,7 @@ describe('errors', () => {
       'TIMEOUT',
       'PRODUCER_FENCED',
       'TRANSIENT',
+      'UNKNOWN_TOPIC_OR_PARTITION',
       'BACKOFF_PENDING',
     ]);
     expect(new PoisonRecordError('NOT_JSON', 'x').retriable).toBe(false);
@@ -38,6 +39,20 @@ describe('errors', () => {
     expect(
       toPipelineError(Object.assign(new Error('c'), { name: 'KafkaJSConnectionError' })).code,
     ).toBe('BROKER_UNAVAILABLE');
+    expect(
+      toPipelineError(
+        Object.assign(new Error('This server does not host this topic-partition'), {
+          name: 'KafkaJSProtocolError',
+          type: 'UNKNOWN_TOPIC_OR_PARTITION',
+        }),
+        'committed offsets of g on AWSKafkaTopic',
+      ),
+    ).toMatchObject({
+      code: 'UNKNOWN_TOPIC_OR_PARTITION',
+      retriable: true,
+      message:
+        'committed offsets of g on AWSKafkaTopic: This server does not host this topic-partition',
+    });
     expect(toPipelineError(new Error('anything')).retriable).toBe(true);
   });
 

@@ -7,6 +7,7 @@
  * closed after each invocation under `sls invoke local`.
  */
 import { functionPrefix, type PipelineConfig, readPipelineConfig } from '../config.ts';
+import { safeMessage } from '../errors.ts';
 import type { KafkaBatchResponse } from '../events/types.ts';
 import { closeAfterEachInvocationWhenLocal, kafkaFromEnvironment } from '../kafka/index.ts';
 import {
@@ -85,7 +86,24 @@ export const deliveryLambda = <TDetail>(
           }),
           onOutcome: (outcome) => spec.reportOutcome(outcome, reporting),
           // batch size and lag are observed from the event by the telemetry wrapper
-          onBatch: ({ partitions }) => logger.info('batch done', batchTotals(partitions)),
+          onBatch: ({ partitions }) => {
+            for (const p of partitions) {
+              if (p.reinits > 0) metrics.count('fencedReinits', p.reinits);
+              if (p.failedAt === undefined) continue;
+              // every stopped partition says why, with a stable code
+              const code = p.error?.code ?? 'INTERNAL';
+              metrics.recordStop(code);
+              logger.warn('partition stopped', {
+                topic: p.topic,
+                partition: p.partition,
+                offset: p.failedAt,
+                stage: p.stage,
+                errorCode: code,
+                errorMessage: p.error ? safeMessage(p.error) : 'unknown',
+              });
+            }
+            logger.info('batch done', batchTotals(partitions));
+          },
         });
       },
       env,

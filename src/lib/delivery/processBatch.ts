@@ -1,20 +1,51 @@
-import { type PipelineError, PoisonRecordError, toPipelineError } from '../errors.ts';
+import {
+  type PipelineError,
+  PoisonRecordError,
+  RetriableError,
+  toPipelineError,
+} from '../errors.ts';
 import { buildBatchResponse } from '../events/batchResponse.ts';
 import type { DecodedRecord, KafkaBatchResponse, PartitionBatch } from '../events/types.ts';
-import type { OutboundMessage, TransactionalCheckpoint } from '../kafka/types.ts';
+import { type CallBounds, timeLeft } from '../kafka/deadline.ts';
+import type {
+  CommittedCheckpoint,
+  OutboundMessage,
+  TransactionalCheckpoint,
+} from '../kafka/types.ts';
+import {
+  advanceCheckpoint,
+  type CheckpointState,
+  decodeCheckpoint,
+  encodeCheckpoint,
+} from './checkpoint.ts';
 import { deadLetter } from './deadLetter.ts';
 
 /** What a partition writer must offer: the transactional producer cache of the Kafka module. */
 export interface PartitionWriter {
   readonly usable: boolean;
-  init(): Promise<void>;
-  write(messages: OutboundMessage[], checkpoint?: TransactionalCheckpoint): Promise<unknown>;
+  init(bounds?: CallBounds): Promise<void>;
+  write(
+    messages: OutboundMessage[],
+    checkpoint?: TransactionalCheckpoint,
+    bounds?: CallBounds,
+  ): Promise<unknown>;
 }
 
 export interface DeliveryKafka {
   transactionalProducer(transactionalId: string): { producer: PartitionWriter; fresh: boolean };
-  committedOffsets(groupId: string, topic: string): Promise<Map<number, number>>;
+  committedCheckpoints(
+    groupId: string,
+    topic: string,
+    bounds?: CallBounds,
+  ): Promise<Map<number, CommittedCheckpoint>>;
 }
+
+/**
+ * A container's checkpoint cache: each partition's checkpoint, trusted only while the
+ * producer that committed it is the one in use (a new producer reads it back). Owned by
+ * the handler, so two handlers in one process are two containers.
+ */
+export type CheckpointCache = WeakMap<PartitionWriter, CheckpointState>;
 
 /**
  * What a record processor may return instead of a bare message list: the messages, and
@@ -46,6 +77,9 @@ export type RecordOutcome<TDetail = unknown> =
   | { kind: 'retriable'; record: DecodedRecord; error: PipelineError }
   | { kind: 'skipped'; record: DecodedRecord; checkpoint: number };
 
+/** Where a partition stopped: reading its checkpoint, at a record, at the deadline, or committing. */
+export type StopStage = 'checkpoint' | 'record' | 'deadline' | 'commit';
+
 export interface PartitionResult {
   key: string;
   topic: string;
@@ -56,8 +90,15 @@ export interface PartitionResult {
   /** Offset reported in `batchItemFailures`, if the partition stopped. */
   failedAt?: number;
   error?: PipelineError;
+  /** Where it stopped, with `failedAt`. */
+  stage?: StopStage;
   /** Checkpoint after this batch (next offset to process). */
   checkpoint?: number;
+  /**
+   * Times the cached producer had been fenced by another container and was replaced
+   * (re-init, checkpoint read again) within this invocation.
+   */
+  reinits: number;
 }
 
 /** A partition's trace: started before its records are processed, ended after its commit. */
@@ -89,6 +130,15 @@ export interface DeliveryOptions<TDetail = unknown> {
   backoff?: { baseMs: number; maxMs: number };
   processRecord: RecordProcessor<TDetail>;
   now?: () => Date;
+  /**
+   * When the invocation must have answered (epoch ms, Lambda's deadline less a margin):
+   * every Kafka call is bounded by it, and a partition that cannot finish in time is
+   * reported from its first unprocessed record. None: calls are bounded by the client's
+   * own timeouts only.
+   */
+  deadline?: number;
+  /** The container's checkpoint cache; without one every partition reads its checkpoint. */
+  checkpointCache?: CheckpointCache;
   telemetry?: DeliveryTelemetry;
   /**
    * Called for every record's outcome (logs, metrics, traces hang off it): `ok` and
@@ -105,30 +155,57 @@ export interface BatchResult {
   partitions: PartitionResult[];
 }
 
-/**
- * A container's checkpoint cache: the next offset to process per partition,
- * trusted only while the producer that committed it is the one in use.
- */
-const cachedCheckpoints = new WeakMap<PartitionWriter, number>();
-
 export const transactionalIdFor = (prefix: string, topic: string, partition: number) =>
   `${prefix}-${topic}-${partition}`;
+
+/**
+ * When an invocation must have answered (epoch ms): Lambda's deadline
+ * (`context.getRemainingTimeInMillis()`) less `marginMs`, or `defaultTimeoutMs` from now
+ * less the margin when there is no Lambda context.
+ *
+ * @example
+ * const deadline = invocationDeadline(context, { deadlineMarginMs: 2_000, defaultTimeoutMs: 30_000 });
+ */
+export const invocationDeadline = (
+  context: { getRemainingTimeInMillis?: () => number } | undefined,
+  limits: { deadlineMarginMs: number; defaultTimeoutMs: number },
+  now = Date.now(),
+): number => {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  const left =
+    typeof remaining === 'number' && Number.isFinite(remaining)
+      ? remaining
+      : limits.defaultTimeoutMs;
+  return now + left - limits.deadlineMarginMs;
+};
+
+/** Time kept for the commit: planning stops this long before the deadline. */
+export const COMMIT_RESERVE_MS = 1_000;
+/** Below this much time left, a partition is not started (nor started again). */
+const MIN_START_MS = 500;
 
 const readCheckpoint = async <TDetail>(
   options: DeliveryOptions<TDetail>,
   producer: PartitionWriter,
   fresh: boolean,
-  topic: string,
-  partition: number,
-): Promise<number | undefined> => {
-  if (!fresh && cachedCheckpoints.has(producer)) return cachedCheckpoints.get(producer);
+  batch: PartitionBatch,
+  bounds: CallBounds,
+): Promise<CheckpointState | undefined> => {
+  const cache = options.checkpointCache;
+  if (!fresh && cache?.has(producer)) return cache.get(producer);
   // initTransactions first: it completes a transaction left open by a crashed or
   // stale container, so what is read next is what really committed.
-  await producer.init();
-  const offsets = await options.kafka.committedOffsets(options.checkpointGroup, topic);
-  const checkpoint = offsets.get(partition);
-  if (checkpoint !== undefined) cachedCheckpoints.set(producer, checkpoint);
-  return checkpoint;
+  await producer.init(bounds);
+  const committed = await options.kafka.committedCheckpoints(
+    options.checkpointGroup,
+    batch.topic,
+    bounds,
+  );
+  const found = committed.get(batch.partition);
+  if (found === undefined) return undefined;
+  const state = decodeCheckpoint(found.nextOffset, found.metadata);
+  cache?.set(producer, state);
+  return state;
 };
 
 // A kafkajs error also has `code` and `retriable` (a numeric protocol code): only
@@ -142,6 +219,7 @@ const emptyResult = (batch: PartitionBatch): PartitionResult => ({
   ok: 0,
   deadLettered: 0,
   skipped: 0,
+  reinits: 0,
 });
 
 /**
@@ -192,36 +270,65 @@ export const withPropagation = (
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof (value as { then?: unknown }).then === 'function';
 
-const runPartition = async <TDetail>(
-  batch: PartitionBatch,
-  options: DeliveryOptions<TDetail>,
-  propagation: Readonly<Record<string, string>> | undefined,
-): Promise<PartitionResult> => {
-  const now = options.now ?? (() => new Date());
-  const result = emptyResult(batch);
-  const first = batch.records[0];
-  if (!first) return result;
-  const id = transactionalIdFor(options.transactionalIdPrefix, batch.topic, batch.partition);
-  const { producer, fresh } = options.kafka.transactionalProducer(id);
+/** What a partition's records come to before anything is written. */
+export interface PartitionPlan<TDetail = unknown> {
+  /** Results and dead letters, in record order. */
+  outbound: OutboundMessage[];
+  /** Every record's outcome in order, up to where the plan stopped. */
+  outcomes: RecordOutcome<TDetail>[];
+  /** The first record at or above the checkpoint, when the plan reached one. */
+  firstUnprocessed?: number;
+  /** Offset after the last record planned; none when nothing new was planned. */
+  nextOffset?: number;
+  /** Where and why the plan stopped short of the batch's end. */
+  stop?: { offset: number; error: PipelineError; stage: 'record' | 'deadline' };
+}
 
-  let checkpoint: number | undefined;
-  try {
-    checkpoint = await readCheckpoint(options, producer, fresh, batch.topic, batch.partition);
-  } catch (error) {
-    return { ...result, failedAt: first.offset, error: toError(error) };
-  }
+/** What a plan needs besides the records: the processor, the DLQ, the clock, the deadline. */
+export type PlanOptions<TDetail> = Pick<
+  DeliveryOptions<TDetail>,
+  'processRecord' | 'deadLetterTopic' | 'backoff'
+> & {
+  now: () => Date;
+  /** Planning stops (`TIMEOUT`, stage `deadline`) once this epoch-ms time has passed. */
+  planUntil?: number;
+};
 
-  const outbound: OutboundMessage[] = [];
-  let firstUnprocessed: number | undefined;
-  let nextOffset: number | undefined;
-  const pending: RecordOutcome<TDetail>[] = [];
-  for (const record of batch.records) {
+/**
+ * Plans one partition: skips records below `checkpoint`, turns each later record into
+ * its messages (or a dead letter), and stops at the first retriable failure or when
+ * `planUntil` has passed. No I/O of its own: the processor and the clock are injected.
+ *
+ * @example
+ * const plan = await planPartition(batch.records, 120, { processRecord, deadLetterTopic: 'orders.dlq', now: () => new Date() });
+ */
+export const planPartition = async <TDetail>(
+  records: readonly DecodedRecord[],
+  checkpoint: number | undefined,
+  options: PlanOptions<TDetail>,
+): Promise<PartitionPlan<TDetail>> => {
+  const plan: PartitionPlan<TDetail> = { outbound: [], outcomes: [] };
+  const { outbound, outcomes } = plan;
+  const { planUntil } = options;
+  let planned = 0;
+  for (const record of records) {
     if (checkpoint !== undefined && record.offset < checkpoint) {
-      result.skipped++;
-      options.onOutcome?.({ kind: 'skipped', record, checkpoint });
+      outcomes.push({ kind: 'skipped', record, checkpoint });
       continue;
     }
-    firstUnprocessed ??= record.offset;
+    plan.firstUnprocessed ??= record.offset;
+    // a clock read every 64 records: cheap, and far finer than any deadline
+    if (planUntil !== undefined && (planned++ & 63) === 0 && Date.now() > planUntil) {
+      plan.stop = {
+        offset: record.offset,
+        stage: 'deadline',
+        error: new RetriableError(
+          'TIMEOUT',
+          `the invocation's deadline is near: stopped before offset ${record.offset}, ${COMMIT_RESERVE_MS} ms kept to commit what came before`,
+        ),
+      };
+      break;
+    }
     try {
       if (record.decodeError)
         throw new PoisonRecordError(record.decodeError.code, record.decodeError.message);
@@ -233,66 +340,155 @@ const runPartition = async <TDetail>(
       const outcome: RecordOutcome<TDetail> = { kind: 'ok', record, messages: messages.length };
       if (!Array.isArray(processed) && processed.detail !== undefined)
         outcome.detail = processed.detail;
-      pending.push(outcome);
+      outcomes.push(outcome);
     } catch (thrown) {
       const error = toError(thrown);
       if (error.retriable) {
-        result.failedAt = record.offset;
-        result.error = error;
-        options.onOutcome?.({ kind: 'retriable', record, error });
+        outcomes.push({ kind: 'retriable', record, error });
+        plan.stop = { offset: record.offset, error, stage: 'record' };
         break;
       }
       outbound.push(
         deadLetter(record, error, {
           topic: options.deadLetterTopic,
-          now: now(),
+          now: options.now(),
           backoff: options.backoff,
         }),
       );
-      pending.push({ kind: 'poison', record, error });
+      outcomes.push({ kind: 'poison', record, error });
     }
-    nextOffset = record.offset + 1;
+    plan.nextOffset = record.offset + 1;
   }
+  return plan;
+};
 
-  if (nextOffset === undefined) {
-    // nothing new: everything was skipped, or the first new record failed
-    result.checkpoint = checkpoint;
-    return result;
-  }
+const stopped = (
+  result: PartitionResult,
+  failedAt: number,
+  error: PipelineError,
+  stage: StopStage,
+): PartitionResult => ({ ...result, failedAt, error, stage });
 
-  const marker: TransactionalCheckpoint = {
-    groupId: options.checkpointGroup,
-    topic: batch.topic,
-    partition: batch.partition,
-    nextOffset,
+const runPartition = async <TDetail>(
+  batch: PartitionBatch,
+  options: DeliveryOptions<TDetail>,
+  propagation: Readonly<Record<string, string>> | undefined,
+): Promise<PartitionResult> => {
+  const now = options.now ?? (() => new Date());
+  const result = emptyResult(batch);
+  const first = batch.records[0];
+  if (!first) return result;
+  const { deadline } = options;
+  const bounds: CallBounds = { deadline };
+  const id = transactionalIdFor(options.transactionalIdPrefix, batch.topic, batch.partition);
+  const emit = (outcomes: readonly RecordOutcome<TDetail>[], committed: boolean) => {
+    for (const outcome of outcomes) {
+      if (outcome.kind === 'skipped') result.skipped++;
+      else if (outcome.kind === 'ok' || outcome.kind === 'poison') {
+        // what is counted is what committed
+        if (!committed) continue;
+        if (outcome.kind === 'ok') result.ok++;
+        else result.deadLettered++;
+      }
+      options.onOutcome?.(outcome);
+    }
   };
-  outbound.push({
-    topic: options.checkpointTopic,
-    key: `${options.checkpointGroup}/${batch.topic}/${batch.partition}`,
-    value: JSON.stringify({ ...marker, transactionalId: id, committedAt: now().toISOString() }),
-  });
+  // A cached producer fenced by another container (the partition's batches moved there
+  // and back) is replaced once: re-init, read the checkpoint again, plan again.
+  const mayReinit = (error: PipelineError, fresh: boolean) =>
+    error.code === 'PRODUCER_FENCED' &&
+    !fresh &&
+    result.reinits === 0 &&
+    timeLeft(deadline) > MIN_START_MS + COMMIT_RESERVE_MS;
 
-  try {
-    await producer.write(withPropagation(outbound, propagation), marker);
-  } catch (error) {
-    // nothing of this transaction is visible: report from the first record it held
-    cachedCheckpoints.delete(producer);
-    return {
-      ...result,
-      failedAt: firstUnprocessed ?? first.offset,
-      error: toError(error),
-      checkpoint,
+  for (;;) {
+    if (timeLeft(deadline) < MIN_START_MS)
+      return stopped(
+        result,
+        first.offset,
+        new RetriableError(
+          'TIMEOUT',
+          `no time left before the invocation's deadline to start partition ${batch.key}`,
+        ),
+        'deadline',
+      );
+    const { producer, fresh } = options.kafka.transactionalProducer(id);
+
+    let checkpoint: CheckpointState | undefined;
+    try {
+      checkpoint = await readCheckpoint(options, producer, fresh, batch, bounds);
+    } catch (thrown) {
+      const error = toError(thrown);
+      if (mayReinit(error, fresh)) {
+        result.reinits++;
+        continue;
+      }
+      return stopped(result, first.offset, error, 'checkpoint');
+    }
+
+    const plan = await planPartition(batch.records, checkpoint?.nextOffset, {
+      processRecord: options.processRecord,
+      deadLetterTopic: options.deadLetterTopic,
+      backoff: options.backoff,
+      now,
+      planUntil: deadline === undefined ? undefined : deadline - COMMIT_RESERVE_MS,
+    });
+    const stop = (r: PartitionResult) =>
+      plan.stop ? stopped(r, plan.stop.offset, plan.stop.error, plan.stop.stage) : r;
+
+    if (plan.nextOffset === undefined || plan.firstUnprocessed === undefined) {
+      // nothing new: everything was skipped, or the first new record stopped the plan
+      emit(plan.outcomes, false);
+      return stop({ ...result, checkpoint: checkpoint?.nextOffset });
+    }
+
+    const next = advanceCheckpoint(checkpoint, plan.firstUnprocessed, plan.nextOffset);
+    const marker: TransactionalCheckpoint = {
+      groupId: options.checkpointGroup,
+      topic: batch.topic,
+      partition: batch.partition,
+      nextOffset: plan.nextOffset,
+      metadata: encodeCheckpoint(next),
     };
+    const outbound = plan.outbound;
+    outbound.push({
+      topic: options.checkpointTopic,
+      key: `${options.checkpointGroup}/${batch.topic}/${batch.partition}`,
+      value: JSON.stringify({
+        groupId: marker.groupId,
+        topic: marker.topic,
+        partition: marker.partition,
+        nextOffset: marker.nextOffset,
+        horizon: next.horizon,
+        gaps: next.gaps,
+        transactionalId: id,
+        committedAt: now().toISOString(),
+      }),
+    });
+
+    try {
+      await producer.write(withPropagation(outbound, propagation), marker, bounds);
+    } catch (thrown) {
+      // nothing of this transaction is visible (or, after a timeout, it is unknown
+      // whether it is: the producer is discarded and the next one finds out)
+      options.checkpointCache?.delete(producer);
+      const error = toError(thrown);
+      if (mayReinit(error, fresh)) {
+        result.reinits++;
+        continue;
+      }
+      emit(plan.outcomes, false);
+      return {
+        ...stopped(result, plan.firstUnprocessed, error, 'commit'),
+        checkpoint: checkpoint?.nextOffset,
+      };
+    }
+    options.checkpointCache?.set(producer, next);
+    emit(plan.outcomes, true);
+    const done = stop({ ...result, checkpoint: plan.nextOffset });
+    await options.afterCommit?.(done);
+    return done;
   }
-  cachedCheckpoints.set(producer, nextOffset);
-  for (const outcome of pending) {
-    if (outcome.kind === 'ok') result.ok++;
-    else result.deadLettered++;
-    options.onOutcome?.(outcome);
-  }
-  result.checkpoint = nextOffset;
-  await options.afterCommit?.(result);
-  return result;
 };
 
 /**
@@ -317,11 +513,19 @@ export const processBatch = async <TDetail = unknown>(
 
 /** A batch's totals, for a summary log line: records committed, skipped, partitions stopped. */
 export const batchTotals = (partitions: readonly PartitionResult[]) => {
-  const totals = { partitions: partitions.length, ok: 0, deadLettered: 0, skipped: 0, stopped: 0 };
+  const totals = {
+    partitions: partitions.length,
+    ok: 0,
+    deadLettered: 0,
+    skipped: 0,
+    stopped: 0,
+    reinits: 0,
+  };
   for (const p of partitions) {
     totals.ok += p.ok;
     totals.deadLettered += p.deadLettered;
     totals.skipped += p.skipped;
+    totals.reinits += p.reinits;
     if (p.failedAt !== undefined) totals.stopped++;
   }
   return totals;

@@ -12,8 +12,10 @@ import {
 } from '../orders/rules.ts';
 import { parseOrder } from '../orders/schema.ts';
 import {
+  type CheckpointCache,
   type DeliveryKafka,
   type DeliveryTelemetry,
+  invocationDeadline,
   type PartitionResult,
   processBatch,
   type RecordOutcome,
@@ -95,7 +97,10 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
   const prefix = functionPrefix(deps.config, deps.functionName ?? 'processOrders');
   const now = deps.now ?? (() => new Date());
   const { topics } = deps.config;
-  return async (event: unknown, _context?: Partial<Context>): Promise<KafkaBatchResponse> => {
+  // this container's checkpoints, trusted while the producer that committed them is in use
+  const checkpointCache: CheckpointCache = new WeakMap();
+  return async (event: unknown, context?: Partial<Context>): Promise<KafkaBatchResponse> => {
+    const deadline = invocationDeadline(context, deps.config);
     const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
     const kafka = await deps.kafka();
     // One clock reading per invocation: every result of the batch has this processedAt.
@@ -118,6 +123,8 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       deadLetterTopic: topics.dlq,
       backoff: { baseMs: deps.config.dlqBackoffBaseMs, maxMs: deps.config.dlqBackoffMaxMs },
       now,
+      deadline,
+      checkpointCache,
       // Synchronous unless a test hook has to be awaited first: no promise per record.
       processRecord: beforeRecord
         ? async (record) => {

@@ -66,7 +66,8 @@ import { decodeKafkaEvent } from '../events/decode.ts';
 import { parseOnFailureEnvelope } from '../events/onFailureEnvelope.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
 import { lastHeader, toOutboundHeaders } from '../kafka/headers.ts';
-import type { OutboundMessage } from '../kafka/types.ts';
+import type { CommittedCheckpoint, OutboundMessage } from '../kafka/types.ts';
+import { decodeCheckpoint, type OffsetStatus, offsetStatus } from './checkpoint.ts';
 import {
   type DeadLetterSource,
   DLQ_HEADERS,
@@ -74,8 +75,10 @@ import {
   ON_FAILURE_ERROR_CODE,
 } from './deadLetter.ts';
 import {
+  type CheckpointCache,
   type DeliveryKafka,
   type DeliveryTelemetry,
+  invocationDeadline,
   type PartitionResult,
   type ProcessedRecord,
   processBatch,
@@ -94,6 +97,13 @@ export const PARK_REASONS = [
 
 export type ParkReason = (typeof PARK_REASONS)[number];
 
+/** Where a record sat in its topic. */
+export interface RecordPosition {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
 /** What to do with one DLQ record. */
 export type RepublishDecision =
   | {
@@ -102,6 +112,11 @@ export type RepublishDecision =
       attempts: number;
       source: DeadLetterSource;
       message: OutboundMessage;
+      /**
+       * For an AWS on-failure envelope: the record the mapping gave up on. Whether its
+       * result already committed is for the caller to find out (its checkpoint).
+       */
+      gaveUpOn?: RecordPosition;
     }
   | { action: 'park'; reason: ParkReason; attempts: number; message: OutboundMessage }
   | {
@@ -192,7 +207,10 @@ const undecodable = (record: DecodedRecord, why: string, options: RepublishOptio
 const readDeadLetter = (
   record: DecodedRecord,
   options: RepublishOptions,
-): { letter: DecodedRecord; source: DeadLetterSource } | RepublishDecision | undefined => {
+):
+  | { letter: DecodedRecord; source: DeadLetterSource; gaveUpOn?: RecordPosition }
+  | RepublishDecision
+  | undefined => {
   const envelope = record.value === null ? undefined : parseOnFailureEnvelope(record.value);
   if (envelope) {
     const { original } = envelope;
@@ -226,7 +244,12 @@ const readDeadLetter = (
         options,
       );
     }
-    return { letter, source: 'esm-on-failure' };
+    const gaveUpOn = {
+      topic: original.topic,
+      partition: original.partition,
+      offset: original.offset,
+    };
+    return { letter, source: 'esm-on-failure', gaveUpOn };
   }
   const topic = lastText(record, DLQ_HEADERS.originalTopic);
   const attempts = positiveInt(lastText(record, DLQ_HEADERS.attempts));
@@ -255,7 +278,7 @@ export const republishDecision = (
     return undecodable(record, 'neither x-dlq-* headers nor an AWS on-failure envelope', options);
   if ('action' in read) return read;
 
-  const { letter, source } = read;
+  const { letter, source, gaveUpOn } = read;
   const attempts = positiveInt(lastText(letter, DLQ_HEADERS.attempts)) ?? 1;
   const topic = lastText(letter, DLQ_HEADERS.originalTopic)!;
   if (attempts >= options.maxAttempts) return park(letter, 'ATTEMPTS_EXHAUSTED', attempts, options);
@@ -281,6 +304,7 @@ export const republishDecision = (
     // no partition: the key decides, as it did for the producer; no timestamp: a
     // fresh one, or retention and MaximumRecordAgeInSeconds would see an old record
     message: { topic, key: letter.key, value: letter.value, headers },
+    ...(gaveUpOn ? { gaveUpOn } : {}),
   };
 };
 
@@ -290,8 +314,17 @@ export const republishDecision = (
  * the decoder could not read is a `poison` outcome instead, parked by `processBatch`.
  */
 export type RepublishOutcomeDetail =
-  | { action: 'republish'; attempts: number; topic: string; source: DeadLetterSource }
-  | { action: 'park'; reason: ParkReason; attempts: number };
+  | {
+      action: 'republish';
+      attempts: number;
+      topic: string;
+      source: DeadLetterSource;
+      /** For an on-failure envelope: what processOrders' checkpoint said of the record. */
+      checkpoint?: OffsetStatus;
+    }
+  | { action: 'park'; reason: ParkReason; attempts: number }
+  /** An on-failure envelope of a record whose result had committed: nothing to do. */
+  | { action: 'drop'; reason: 'ALREADY_PROCESSED'; attempts: number; gaveUpOn: RecordPosition };
 
 /** The outcome detail of a republish or park decision. */
 const outcomeDetail = (
@@ -340,6 +373,11 @@ export interface RepublishDlqDeps {
   config: PipelineConfig;
   /** The function's name in serverless.yml; part of transactional ids. */
   functionName?: string;
+  /**
+   * The function whose mapping writes on-failure envelopes to the DLQ (serverless.yml's
+   * name): its checkpoints tell a record it processed from one its mapping skipped.
+   */
+  processingFunctionName?: string;
   kafka: () => Promise<DeliveryKafka>;
   /** Topics dead letters may go back to. Default: the orders topic. */
   republishTopics?: readonly string[];
@@ -380,18 +418,37 @@ export const createRepublishDlqHandler = (deps: RepublishDlqDeps) => {
     backoff: { baseMs: deps.config.dlqBackoffBaseMs, maxMs: deps.config.dlqBackoffMaxMs },
   };
 
+  const processedCheckpoints = `${functionPrefix(deps.config, deps.processingFunctionName ?? 'processOrders')}.checkpoints`;
+  const checkpointCache: CheckpointCache = new WeakMap();
+
   return async (event: unknown, context?: Partial<Context>): Promise<KafkaBatchResponse> => {
     const remaining = context?.getRemainingTimeInMillis?.();
-    const deadline = remaining === undefined ? undefined : Date.now() + remaining;
+    const lambdaDeadline = remaining === undefined ? undefined : Date.now() + remaining;
+    const deadline = invocationDeadline(context, deps.config);
     const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
     const kafka = await deps.kafka();
+
+    // processOrders' checkpoints, read once per topic per invocation and only when an
+    // envelope needs them: did the record the mapping gave up on commit a result?
+    const checkpoints = new Map<string, Promise<Map<number, CommittedCheckpoint>>>();
+    const statusOf = async (at: RecordPosition): Promise<OffsetStatus> => {
+      let read = checkpoints.get(at.topic);
+      if (!read) {
+        read = kafka.committedCheckpoints(processedCheckpoints, at.topic, { deadline });
+        checkpoints.set(at.topic, read);
+        read.catch(() => checkpoints.delete(at.topic));
+      }
+      const committed = (await read).get(at.partition);
+      if (!committed) return 'unprocessed';
+      return offsetStatus(decodeCheckpoint(committed.nextOffset, committed.metadata), at.offset);
+    };
 
     const processRecord = async (
       record: DecodedRecord,
     ): Promise<ProcessedRecord<RepublishOutcomeDetail>> => {
       let decision = republishDecision(record, { ...decisionOptions, now: now() });
       if (decision.action === 'wait') {
-        const remainingNow = deadline === undefined ? undefined : deadline - Date.now();
+        const remainingNow = lambdaDeadline === undefined ? undefined : lambdaDeadline - Date.now();
         const step = backoffStep(decision.waitMs, remainingNow, deps.backoffLimits);
         if (step.action === 'sleep') {
           await sleep(step.ms);
@@ -405,6 +462,30 @@ export const createRepublishDlqHandler = (deps: RepublishDlqDeps) => {
           `back-off: not before ${decision.notBefore.toISOString()} (${decision.waitMs} ms more)`,
         );
       }
+      if (decision.action === 'republish' && decision.gaveUpOn) {
+        const status = await statusOf(decision.gaveUpOn);
+        // its result committed before the invocation failed: a copy would be a second one
+        if (status === 'processed')
+          return {
+            messages: [],
+            detail: {
+              action: 'drop',
+              reason: 'ALREADY_PROCESSED',
+              attempts: decision.attempts - 1,
+              gaveUpOn: decision.gaveUpOn,
+            },
+          };
+        return {
+          messages: [decision.message],
+          detail: {
+            action: 'republish',
+            attempts: decision.attempts,
+            topic: decision.message.topic,
+            source: decision.source,
+            checkpoint: status,
+          },
+        };
+      }
       return { messages: [decision.message], detail: outcomeDetail(decision) };
     };
 
@@ -416,6 +497,8 @@ export const createRepublishDlqHandler = (deps: RepublishDlqDeps) => {
       // what the decoder cannot read cannot be republished either
       deadLetterTopic: topics.parkingLot,
       now,
+      deadline,
+      checkpointCache,
       processRecord,
       telemetry: deps.telemetry,
       onOutcome: deps.onOutcome,

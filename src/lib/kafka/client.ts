@@ -5,7 +5,13 @@
  */
 import kafkajs from 'kafkajs';
 import { toPipelineError } from '../errors.ts';
-import type { OutboundMessage, TransactionalCheckpoint, WrittenRecord } from './types.ts';
+import { beforeDeadline, type CallBounds } from './deadline.ts';
+import type {
+  CommittedCheckpoint,
+  OutboundMessage,
+  TransactionalCheckpoint,
+  WrittenRecord,
+} from './types.ts';
 
 type KafkaJs = InstanceType<typeof kafkajs.Kafka>;
 type KafkaJsProducer = ReturnType<KafkaJs['producer']>;
@@ -21,11 +27,20 @@ export interface KafkaClientConfig {
   connectionTimeout?: number;
   requestTimeout?: number;
   retry?: KafkaJsConfig['retry'];
+  /** Fault injection for tests, passed to every transactional producer of the client. */
+  hooks?: ProducerHooks;
+}
+
+/** Fault-injection points of a transactional producer (tests only). */
+export interface ProducerHooks {
+  /** Runs inside each transaction after its sends, before its commit (EndTxn). */
+  beforeCommit?: (transactionalId: string) => void | Promise<void>;
 }
 
 export interface TransactionalProducerOptions {
   /** Broker-side transaction timeout; a crashed writer's transaction is aborted after it. */
   transactionTimeoutMs?: number;
+  hooks?: ProducerHooks;
 }
 
 /** A message with the partition and offset it was written at. */
@@ -153,9 +168,11 @@ export class TransactionalProducer {
   #producer: KafkaJsProducer;
   #connected: Promise<void> | undefined;
   #broken = false;
+  readonly #hooks: ProducerHooks | undefined;
 
   constructor(kafka: KafkaJs, transactionalId: string, options: TransactionalProducerOptions = {}) {
     this.transactionalId = transactionalId;
+    this.#hooks = options.hooks;
     this.#producer = kafka.producer({
       transactionalId,
       idempotent: true,
@@ -174,10 +191,36 @@ export class TransactionalProducer {
   }
 
   /**
+   * Gives the producer up after an error whose outcome is unknown (a timeout): it is
+   * never used again, and its connections are closed in the background. The next
+   * producer of the same id runs `initTransactions`, which fences this one and
+   * completes whatever transaction it left open (Jepsen's advice for Kafka clients:
+   * discard the producer after an indefinite error instead of reusing it).
+   */
+  #discard(tx?: { isActive(): boolean; abort(): Promise<void> }): void {
+    this.#broken = true;
+    void (async () => {
+      if (tx?.isActive()) await tx.abort().catch(() => {});
+      await this.close();
+    })();
+  }
+
+  /**
    * Connects and runs `initTransactions` (fencing older producers with the same
    * id and completing their open transaction) before anything is read or written.
+   * With a deadline, a late answer is a `TIMEOUT` and the producer is discarded.
    */
-  async init(): Promise<void> {
+  async init(bounds?: CallBounds): Promise<void> {
+    if (this.#broken)
+      throw toPipelineError(
+        new Error(`producer ${this.transactionalId} is closed after a failure`),
+      );
+    return beforeDeadline(this.#init(), bounds, `initTransactions of ${this.transactionalId}`, () =>
+      this.#discard(),
+    );
+  }
+
+  #init(): Promise<void> {
     this.#connected ??= (async () => {
       await this.#producer.connect();
       // kafkajs initialises the transactional producer id on the first
@@ -191,43 +234,69 @@ export class TransactionalProducer {
     return this.#connected;
   }
 
-  /** Writes the messages and the checkpoint in one transaction, all or nothing. */
+  /**
+   * Writes the messages and the checkpoint in one transaction, all or nothing. After
+   * any failure the producer is closed; with a deadline, a transaction that has not
+   * committed by then is a `TIMEOUT` of unknown outcome and the producer is discarded
+   * at once (its transaction is aborted in the background, or by the next producer's
+   * `initTransactions`).
+   */
   async write(
     messages: OutboundMessage[],
     checkpoint?: TransactionalCheckpoint,
+    bounds?: CallBounds,
   ): Promise<PlacedMessage[]> {
     if (this.#broken)
       throw toPipelineError(
         new Error(`producer ${this.transactionalId} is closed after a failure`),
       );
-    await this.init();
-    const chunks = toKafkaJsChunks(messages);
     let tx: Awaited<ReturnType<KafkaJsProducer['transaction']>> | undefined;
-    try {
+    let discarded = false;
+    const transaction = async () => {
+      await this.#init();
+      const chunks = toKafkaJsChunks(messages);
       const active = await this.#producer.transaction();
       tx = active;
       const placed = await sendChunks(chunks, (topicMessages) =>
         active.sendBatch({ acks: -1, topicMessages }),
       );
       if (checkpoint) {
-        await tx.sendOffsets({
+        await active.sendOffsets({
           consumerGroupId: checkpoint.groupId,
           topics: [
             {
               topic: checkpoint.topic,
               partitions: [
-                { partition: checkpoint.partition, offset: String(checkpoint.nextOffset) },
+                {
+                  partition: checkpoint.partition,
+                  offset: String(checkpoint.nextOffset),
+                  ...(checkpoint.metadata === undefined ? {} : { metadata: checkpoint.metadata }),
+                },
               ],
             },
           ],
         });
       }
-      await tx.commit();
+      await this.#hooks?.beforeCommit?.(this.transactionalId);
+      await active.commit();
       return placed;
+    };
+    try {
+      return await beforeDeadline(
+        transaction(),
+        bounds,
+        `transaction of ${this.transactionalId}`,
+        () => {
+          discarded = true;
+          this.#discard(tx);
+        },
+      );
     } catch (error) {
-      this.#broken = true;
-      if (tx?.isActive()) await tx.abort().catch(() => {});
-      await this.close();
+      if (!discarded) {
+        this.#broken = true;
+        if (tx?.isActive()) await tx.abort().catch(() => {});
+        await this.close();
+      }
       throw toPipelineError(error);
     }
   }
@@ -245,11 +314,13 @@ export class TransactionalProducer {
  */
 export class KafkaClient {
   readonly #kafka: KafkaJs;
+  readonly #hooks: ProducerHooks | undefined;
   readonly #producers = new Map<string, TransactionalProducer>();
   #admin: Promise<ReturnType<KafkaJs['admin']>> | undefined;
   #plain: Promise<KafkaJsProducer> | undefined;
 
   constructor(config: KafkaClientConfig) {
+    this.#hooks = config.hooks;
     this.#kafka = new kafkajs.Kafka({
       clientId: config.clientId,
       brokers: config.brokers,
@@ -273,12 +344,15 @@ export class KafkaClient {
   ): { producer: TransactionalProducer; fresh: boolean } {
     const cached = this.#producers.get(transactionalId);
     if (cached?.usable) return { producer: cached, fresh: false };
-    const producer = new TransactionalProducer(this.#kafka, transactionalId, options);
+    const producer = new TransactionalProducer(this.#kafka, transactionalId, {
+      hooks: this.#hooks,
+      ...options,
+    });
     this.#producers.set(transactionalId, producer);
     return { producer, fresh: true };
   }
 
-  /** Drops a producer from the cache (it is closed too). */
+  /** Drops a producer from the cache and closes it (a tool that is done with a transactional id). */
   async dropProducer(transactionalId: string): Promise<void> {
     const p = this.#producers.get(transactionalId);
     this.#producers.delete(transactionalId);
@@ -302,28 +376,60 @@ export class KafkaClient {
    * (partitions with no commit are absent). Offsets written inside a transaction
    * appear only once it committed.
    */
-  async committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
-    // a coordinator that is loading or moving answers with a retriable error that
-    // kafkajs's admin does not retry itself
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const admin = await this.#adminClient();
-        const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        const out = new Map<number, number>();
-        for (const p of result?.partitions ?? []) {
-          const offset = Number(p.offset);
-          if (offset >= 0) out.set(p.partition, offset);
+  async committedOffsets(
+    groupId: string,
+    topic: string,
+    bounds?: CallBounds,
+  ): Promise<Map<number, number>> {
+    const committed = await this.committedCheckpoints(groupId, topic, bounds);
+    return new Map([...committed].map(([p, c]) => [p, c.nextOffset]));
+  }
+
+  /**
+   * Committed offsets of `groupId` for `topic` with their metadata, per partition
+   * (partitions with no commit are absent). A topic the broker does not know fails
+   * fast with `UNKNOWN_TOPIC_OR_PARTITION`; with a deadline, a late answer is a `TIMEOUT`.
+   */
+  async committedCheckpoints(
+    groupId: string,
+    topic: string,
+    bounds?: CallBounds,
+  ): Promise<Map<number, CommittedCheckpoint>> {
+    const read = async () => {
+      // a coordinator that is loading or moving answers with a retriable error that
+      // kafkajs's admin does not retry itself
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const admin = await this.#adminClient();
+          const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+          const out = new Map<number, CommittedCheckpoint>();
+          for (const p of result?.partitions ?? []) {
+            const nextOffset = Number(p.offset);
+            if (nextOffset >= 0)
+              out.set(p.partition, { nextOffset, metadata: p.metadata ?? undefined });
+          }
+          return out;
+        } catch (error) {
+          const e = error as { retriable?: boolean; type?: string };
+          const retriable = e.retriable === true && e.type !== 'UNKNOWN_TOPIC_OR_PARTITION';
+          if (!retriable || attempt >= 5) {
+            this.#admin = undefined;
+            throw toPipelineError(error, `committed offsets of ${groupId} on ${topic}`);
+          }
+          await new Promise((r) => setTimeout(r, 100 * attempt));
         }
-        return out;
-      } catch (error) {
-        const retriable = (error as { retriable?: boolean }).retriable === true;
-        if (!retriable || attempt >= 5) {
-          this.#admin = undefined;
-          throw toPipelineError(error);
-        }
-        await new Promise((r) => setTimeout(r, 100 * attempt));
       }
-    }
+    };
+    return beforeDeadline(read(), bounds, `checkpoint read of ${groupId} on ${topic}`, () =>
+      this.#resetAdmin(),
+    );
+  }
+
+  /** Forgets the admin connection (after a timeout: a late answer must land nowhere). */
+  #resetAdmin(): void {
+    const admin = this.#admin;
+    this.#admin = undefined;
+    void admin?.then((a) => a.disconnect()).catch(() => {});
   }
 
   /** Creates the topics that do not exist yet; returns the names it created. */

@@ -29,4 +29,12 @@ export interface TransactionalCheckpoint {
   partition: number;
   /** The next offset to process. */
   nextOffset: number;
+  /** Offset metadata committed with it (`offset.metadata.max.bytes`, 4 KiB by default). */
+  metadata?: string;
+}
+
+/** A committed consumer offset as read back. */
+export interface CommittedCheckpoint {
+  nextOffset: number;
+  metadata?: string;
 }

@@ -121,9 +121,9 @@ const debugEnabled = (logger: OutcomeLogger) => {
 };
 
 /**
- * Logs one record outcome: WARN for a dead letter or a retriable stop (with the error
- * code and a safe message), INFO for a record skipped below the checkpoint, DEBUG for
- * a processed one. With DEBUG on, one more line carries the headers and value.
+ * Logs one record outcome: WARN for a dead letter, INFO for a retriable failure (the
+ * partition's `partition stopped` WARN follows, with the code) and for a record skipped
+ * below the checkpoint, DEBUG for a processed one. With DEBUG on, one more line carries the headers and value.
  *
  * @example
  * createProcessOrdersHandler({ config, kafka, onOutcome: (o) => logRecordOutcome(logger, o) });
@@ -148,7 +148,8 @@ export const logRecordOutcome = (logger: OutcomeLogger, outcome: RecordOutcome):
       });
       break;
     case 'retriable':
-      logger.warn('partition stopped: retriable failure', {
+      // the WARN is the partition's own `partition stopped` line (one per partition)
+      logger.info('record failed: retriable', {
         ...fields,
         errorCode: outcome.error.code,
         errorMessage: safeMessage(outcome.error),

@@ -21,12 +21,19 @@ export const COUNTERS = [
   'republished',
   'parked',
   'skipped',
+  // republishDlq: on-failure envelopes of records whose result had committed
+  'alreadyProcessed',
+  // processBatch: cached producers fenced by another container, replaced in the invocation
+  'fencedReinits',
   // produceOrders: orders written, orders answered from the idempotency store, invalid requests
   'emitted',
   'replayed',
   'invalid',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
+
+/** Partitions stopped and reported in `batchItemFailures`, per error code. */
+export const PARTITIONS_STOPPED = 'partitionsStopped';
 
 /** Records per invocation. */
 export const BATCH_SIZE = 'batchSize';
@@ -63,6 +70,7 @@ export class PipelineMetrics {
   readonly powertools: Metrics;
   readonly #now: () => number;
   readonly #counts = new Map<CounterName, number>();
+  readonly #stops = new Map<string, number>();
   #batchSize: number | undefined;
   #lagMs: number | undefined;
 
@@ -91,6 +99,11 @@ export class PipelineMetrics {
   readonly recordOutcome = (outcome: RecordOutcome): void => {
     this.count(OUTCOME_COUNTER[outcome.kind]);
   };
+
+  /** Counts a stopped partition under its error code (`partitionsStopped`, dimension `errorCode`). */
+  recordStop(code: string): void {
+    this.#stops.set(code, (this.#stops.get(code) ?? 0) + 1);
+  }
 
   /** Counts an order result written by processOrders: accepted or rejected by the rules. */
   recordOrderResult(result: { readonly status: OrderStatus }): void {
@@ -148,6 +161,13 @@ export class PipelineMetrics {
       this.powertools.addMetric(LAG_MS, MetricUnit.Milliseconds, this.#lagMs);
       any = true;
     }
+    // one metric per code: its own EMF line with an `errorCode` dimension
+    for (const [code, n] of this.#stops) {
+      const single = this.powertools.singleMetric();
+      single.addDimension('errorCode', code);
+      single.addMetric(PARTITIONS_STOPPED, MetricUnit.Count, n);
+    }
+    this.#stops.clear();
     this.#counts.clear();
     this.#batchSize = undefined;
     this.#lagMs = undefined;

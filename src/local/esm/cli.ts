@@ -4,8 +4,12 @@
  *
  *   node src/local/esm/cli.ts [--function processOrders]... [--stage dev] [--region us-east-1]
  *                             [--config serverless.yml] [--param name=value]... [--list]
+ *                             [--containers N]
  *
- * Brokers: `KAFKA_BROKERS`, else the local stack's (`npm run stack:up`). Ctrl-C stops:
+ * `--containers N` (default 1) runs N warm containers per function and gives each batch
+ * to one of them at random, as Lambda may.
+ * Brokers: `KAFKA_BROKERS`, else the local stack's (`npm run stack:up`), for the mappings
+ * and the handlers alike; on loopback brokers without auth or TLS. Ctrl-C stops:
  * running invocations finish and commit first.
  */
 import { existsSync } from 'node:fs';
@@ -19,7 +23,7 @@ import { startLocalMapping } from './startLocalMapping.ts';
 import type { LambdaHandler, LocalMapping, LocalMappingHandle } from './types.ts';
 
 const USAGE =
-  'usage: node src/local/esm/cli.ts [--function <name>]... [--stage <stage>] [--region <region>] [--config serverless.yml] [--param name=value]... [--list]';
+  'usage: node src/local/esm/cli.ts [--function <name>]... [--stage <stage>] [--region <region>] [--config serverless.yml] [--param name=value]... [--list] [--containers N]';
 
 const MODULE_SUFFIXES = ['.ts', '.mts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js'];
 
@@ -34,9 +38,19 @@ const resolveHandler = (handlerPath: string, baseDir: string) => {
   return { file, exportName: handlerPath.slice(dot + 1) };
 };
 
-const loadHandler = async (mapping: LocalMapping, baseDir: string): Promise<LambdaHandler> => {
+/**
+ * The handler of one container. Each container is its own instance of the handler
+ * module (a distinct URL query), so it has its own Kafka client, producers and
+ * checkpoint cache, as separate Lambda sandboxes do.
+ */
+const loadHandler = async (
+  mapping: LocalMapping,
+  baseDir: string,
+  container = 1,
+): Promise<LambdaHandler> => {
   const { file, exportName } = resolveHandler(mapping.handlerPath, baseDir);
-  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const url = `${pathToFileURL(file).href}?container=${container}`;
+  const module = (await import(url)) as Record<string, unknown>;
   const handler = module[exportName];
   if (typeof handler !== 'function') {
     throw new Error(
@@ -55,6 +69,7 @@ const main = async () => {
       config: { type: 'string', default: 'serverless.yml' },
       param: { type: 'string', multiple: true },
       list: { type: 'boolean', default: false },
+      containers: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -91,15 +106,30 @@ const main = async () => {
   }
   if (mappings.length === 0) throw new Error(`no enabled Kafka mappings in ${configPath}`);
 
-  const brokers = process.env.KAFKA_BROKERS ?? readStackEnv()?.KAFKA_BROKERS;
+  const stack = readStackEnv();
+  const brokers = process.env.KAFKA_BROKERS ?? stack?.KAFKA_BROKERS;
   if (!brokers)
     throw new Error('no brokers: set KAFKA_BROKERS or start the local stack (npm run stack:up)');
+  // the handlers write to the brokers the mappings read, and use the stack's emulator
+  process.env.KAFKA_BROKERS ??= brokers;
+  if (stack) process.env.AWS_ENDPOINT_URL ??= stack.AWS_ENDPOINT_URL;
+  // on loopback brokers the handlers' own default (no auth, plaintext), not the stage's
+  const loopback = brokers
+    .split(',')
+    .every((b) => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(b.trim()));
 
   // The functions' environment where the shell set nothing: in-process functions share
   // one environment, so the first function's value wins.
   for (const m of mappings) {
-    for (const [k, v] of Object.entries(m.environment)) process.env[k] ??= v;
+    for (const [k, v] of Object.entries(m.environment)) {
+      if (loopback && (k === 'KAFKA_AUTH' || k === 'KAFKA_TLS')) continue;
+      process.env[k] ??= v;
+    }
   }
+
+  const containers = Number(values.containers);
+  if (!Number.isInteger(containers) || containers < 1 || containers > 32)
+    throw new Error(`--containers ${values.containers}: expected a whole number from 1 to 32`);
 
   const baseDir = dirname(configPath);
   const handles: LocalMappingHandle[] = [];
@@ -115,7 +145,9 @@ const main = async () => {
   process.on('SIGTERM', () => void stopAll(0));
 
   for (const mapping of mappings) {
-    const handler = await loadHandler(mapping, baseDir);
+    const handler = await Promise.all(
+      Array.from({ length: containers }, (_, i) => loadHandler(mapping, baseDir, i + 1)),
+    );
     const handle = await startLocalMapping({
       mapping,
       handler,
@@ -128,7 +160,7 @@ const main = async () => {
     });
     handles.push(handle);
     process.stderr.write(
-      `${time()} ${mapping.functionName}: ${mapping.topic} -> ${mapping.handlerPath} (group ${mapping.consumerGroupId}, batch ${mapping.batchSize}, window ${mapping.maximumBatchingWindowInSeconds}s, retries ${mapping.maximumRetryAttempts}, ${mapping.onFailureDestination ? `on failure kafka://${mapping.onFailureDestination}` : 'no destination'}) on ${brokers}\n`,
+      `${time()} ${mapping.functionName}: ${mapping.topic} -> ${mapping.handlerPath} (group ${mapping.consumerGroupId}, batch ${mapping.batchSize}, window ${mapping.maximumBatchingWindowInSeconds}s, retries ${mapping.maximumRetryAttempts}, containers ${containers}, ${mapping.onFailureDestination ? `on failure kafka://${mapping.onFailureDestination}` : 'no destination'}) on ${brokers}\n`,
     );
   }
 };

@@ -253,6 +253,8 @@ const stringEnvironment = (value: unknown, where: string, warnings: string[]) =>
   const out: Record<string, string> = {};
   if (!isObject(value)) return out;
   for (const [k, v] of Object.entries(value)) {
+    // resolved to null (`${env:X, null}` unset): osls leaves the variable out
+    if (v === null) continue;
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
       out[k] = String(v);
     else

@@ -189,7 +189,8 @@ export const resolveVariables = (
       value = literal(fallback);
       if (value === NOT_FOUND) value = fallback; // the text of an already resolved variable
     }
-    return value === undefined || value === null ? NOT_FOUND : value;
+    // null (a `, null` fallback) is a value: osls leaves such a key out
+    return value === undefined ? NOT_FOUND : value;
   };
 
   const resolveString = (text: string): unknown => {

@@ -121,7 +121,9 @@ const bisect = (batch: Batch): [Batch, Batch] => {
 
 class LocalEventSourceMapping implements LocalMappingHandle {
   readonly #mapping: LocalMapping;
-  readonly #handler: LambdaHandler;
+  readonly #containers: readonly LambdaHandler[];
+  readonly #busyContainers = new Set<number>();
+  readonly #random: () => number;
   readonly #client: KafkaClient;
   readonly #admin: Admin;
   readonly #consumer: Consumer;
@@ -155,6 +157,7 @@ class LocalEventSourceMapping implements LocalMappingHandle {
     discardedRecords: 0,
     inFlight: 0,
     maxInFlight: 0,
+    invocationsByContainer: [],
   };
   #timestampType = 'CREATE_TIME';
   #cursor = 0;
@@ -169,7 +172,11 @@ class LocalEventSourceMapping implements LocalMappingHandle {
   constructor(options: StartLocalMappingOptions) {
     const { mapping } = options;
     this.#mapping = mapping;
-    this.#handler = options.handler;
+    this.#containers = Array.isArray(options.handler)
+      ? options.handler
+      : [options.handler as LambdaHandler];
+    if (this.#containers.length === 0) throw new Error('startLocalMapping: no handler given');
+    this.#random = options.random ?? Math.random;
     this.#onEvent = options.onEvent;
     const brokers = (
       typeof options.brokers === 'string' ? options.brokers.split(',') : options.brokers
@@ -617,8 +624,28 @@ class LocalEventSourceMapping implements LocalMappingHandle {
 
   // ------------------------------------------------------------------ invoking
 
-  #invoke(event: KafkaEvent, requestId: string): Promise<InvokeResult> {
-    return invokeHandler(this.#handler, event, {
+  /** A container for the next invocation: at random among the idle ones (Lambda's choice is not ours). */
+  #pickContainer(): number {
+    const all = this.#containers.map((_, i) => i);
+    const idle = all.filter((i) => !this.#busyContainers.has(i));
+    const pool = idle.length > 0 ? idle : all;
+    return pool[Math.min(pool.length - 1, Math.floor(this.#random() * pool.length))]!;
+  }
+
+  async #invoke(event: KafkaEvent, requestId: string): Promise<InvokeResult> {
+    const container = this.#pickContainer();
+    this.#busyContainers.add(container);
+    this.#stats.invocationsByContainer[container] =
+      (this.#stats.invocationsByContainer[container] ?? 0) + 1;
+    try {
+      return await this.#invokeOn(this.#containers[container]!, event, requestId);
+    } finally {
+      this.#busyContainers.delete(container);
+    }
+  }
+
+  #invokeOn(handler: LambdaHandler, event: KafkaEvent, requestId: string): Promise<InvokeResult> {
+    return invokeHandler(handler, event, {
       functionName: this.#mapping.deployedFunctionName,
       region: this.#mapping.region,
       accountId: this.#accountId,

@@ -138,11 +138,21 @@ export interface LocalMappingStats {
   inFlight: number;
   /** Most invocations that ran at once. */
   maxInFlight: number;
+  /** Invocations per container, in the order the containers were given. */
+  invocationsByContainer: number[];
 }
 
 export interface StartLocalMappingOptions {
   mapping: LocalMapping;
-  handler: LambdaHandler;
+  /**
+   * The function's warm containers: one handler, or several (each its own module
+   * instance, so its own clients and caches). Lambda may give any batch of a partition
+   * to any warm container, so each invocation goes to one picked at random among those
+   * not busy (among all when every one is).
+   */
+  handler: LambdaHandler | readonly LambdaHandler[];
+  /** Random source of the container choice (a seeded one makes a run repeatable). Default `Math.random`. */
+  random?: () => number;
   /** `host:port` list or comma-separated string. */
   brokers: string[] | string;
   /** Default `local-esm-<function>`. */

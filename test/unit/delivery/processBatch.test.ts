@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  offsetStatus,
+} from '../../../src/lib/delivery/checkpoint.ts';
 import { DLQ_HEADERS } from '../../../src/lib/delivery/deadLetter.ts';
 import {
+  COMMIT_RESERVE_MS,
   type DeliveryKafka,
   type DeliveryOptions,
   type PartitionWriter,
@@ -10,7 +16,12 @@ import {
 } from '../../../src/lib/delivery/processBatch.ts';
 import { PoisonRecordError, RetriableError } from '../../../src/lib/errors.ts';
 import type { DecodedRecord, PartitionBatch } from '../../../src/lib/events/types.ts';
-import type { OutboundMessage, TransactionalCheckpoint } from '../../../src/lib/kafka/types.ts';
+import { beforeDeadline } from '../../../src/lib/kafka/deadline.ts';
+import type {
+  CommittedCheckpoint,
+  OutboundMessage,
+  TransactionalCheckpoint,
+} from '../../../src/lib/kafka/types.ts';
 
 /** An in-memory stand-in for the transactional writer: commits are lists, failures are injected. */
 class MemoryKafka implements DeliveryKafka {
@@ -19,9 +30,13 @@ class MemoryKafka implements DeliveryKafka {
     messages: OutboundMessage[];
     checkpoint?: TransactionalCheckpoint;
   }> = [];
-  offsets = new Map<string, number>();
+  offsets = new Map<string, CommittedCheckpoint>();
   failNextWrite = false;
+  /** The next write never answers (a broker that went silent mid-transaction). */
+  hangNextWrite = false;
   inits = 0;
+  /** Transactional ids whose cached producer another container has fenced. */
+  readonly fenced = new Set<string>();
   readonly producers = new Map<string, PartitionWriter>();
 
   transactionalProducer(id: string) {
@@ -35,7 +50,17 @@ class MemoryKafka implements DeliveryKafka {
       init: async () => {
         this.inits++;
       },
-      write: async (messages, checkpoint) => {
+      write: async (messages, checkpoint, bounds) => {
+        if (this.hangNextWrite) {
+          // as the Kafka client does: no answer by the deadline is a TIMEOUT, the producer is given up
+          this.hangNextWrite = false;
+          usable = false;
+          return beforeDeadline(new Promise<never>(() => {}), bounds, 'transaction');
+        }
+        if (this.fenced.delete(id)) {
+          usable = false;
+          throw new RetriableError('PRODUCER_FENCED', 'injected: a newer producer has this id');
+        }
         if (this.failNextWrite) {
           this.failNextWrite = false;
           usable = false;
@@ -43,18 +68,18 @@ class MemoryKafka implements DeliveryKafka {
         }
         this.committed.push({ id, messages, checkpoint });
         if (checkpoint)
-          this.offsets.set(
-            `${checkpoint.groupId}/${checkpoint.topic}/${checkpoint.partition}`,
-            checkpoint.nextOffset,
-          );
+          this.offsets.set(`${checkpoint.groupId}/${checkpoint.topic}/${checkpoint.partition}`, {
+            nextOffset: checkpoint.nextOffset,
+            metadata: checkpoint.metadata,
+          });
       },
     };
     this.producers.set(id, producer);
     return { producer, fresh: true };
   }
 
-  async committedOffsets(groupId: string, topic: string) {
-    const out = new Map<number, number>();
+  async committedCheckpoints(groupId: string, topic: string) {
+    const out = new Map<number, CommittedCheckpoint>();
     for (const [k, v] of this.offsets) {
       const [g, t, p] = k.split('/');
       if (g === groupId && t === topic) out.set(Number(p), v);
@@ -134,6 +159,8 @@ describe('processBatch', () => {
       topic: 'orders',
       partition: 0,
       nextOffset: 3,
+      // the first checkpoint knows nothing below the batch's first offset
+      metadata: encodeCheckpoint({ nextOffset: 3, horizon: 0, gaps: [] }),
     });
     expect(p0.messages.map((m) => m.topic)).toEqual([
       'orders.processed',
@@ -285,6 +312,124 @@ describe('processBatch: outcome detail', () => {
     // Assess
     expect(response.batchItemFailures).toHaveLength(1);
     expect(outcomes).toEqual([]);
+  });
+});
+
+describe('processBatch: deadlines and partitions that move', () => {
+  it('commits what came before the deadline and reports the rest from its first record', async () => {
+    // Prepare: 200 records, the clock past the planning limit after the first 64
+    const kafka = new MemoryKafka();
+    const deadline = Date.now() + 60_000;
+    let processed = 0;
+    const realNow = Date.now;
+
+    // Act
+    const { response, partitions } = await processBatch(
+      [
+        batch(
+          0,
+          Array.from({ length: 200 }, (_, i) => i),
+        ),
+      ],
+      options(kafka, {
+        deadline,
+        processRecord: (r) => {
+          if (++processed === 64) Date.now = () => deadline - COMMIT_RESERVE_MS + 1;
+          return [{ topic: 'orders.processed', key: r.key, value: `out-${r.offset}` }];
+        },
+      }),
+    ).finally(() => {
+      Date.now = realNow;
+    });
+
+    // Assess
+    expect(outputs(kafka, 'orders.processed')).toHaveLength(64);
+    expect(kafka.committed[0]!.checkpoint?.nextOffset).toBe(64);
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'orders-0', offset: 64 } },
+    ]);
+    expect(partitions[0]).toMatchObject({ stage: 'deadline', error: { code: 'TIMEOUT' } });
+  });
+
+  it('answers by the deadline when a commit hangs, and discards nothing it committed', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+    kafka.hangNextWrite = true;
+    const started = Date.now();
+
+    // Act
+    const { response, partitions } = await processBatch(
+      [batch(0, [10, 11, 12])],
+      options(kafka, { deadline: started + 1_500 }),
+    );
+
+    // Assess
+    expect(Date.now() - started).toBeLessThan(1_500 + 500);
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'orders-0', offset: 10 } },
+    ]);
+    expect(partitions[0]).toMatchObject({ stage: 'commit', error: { code: 'TIMEOUT' } });
+    expect(kafka.committed).toEqual([]);
+  });
+
+  it('starts no partition without the time to finish it', async () => {
+    const kafka = new MemoryKafka();
+    const { response, partitions } = await processBatch(
+      [batch(0, [5, 6])],
+      options(kafka, { deadline: Date.now() + 100 }),
+    );
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'orders-0', offset: 5 } },
+    ]);
+    expect(partitions[0]).toMatchObject({ stage: 'deadline', error: { code: 'TIMEOUT' } });
+    expect(kafka.inits).toBe(0);
+  });
+
+  it('replaces a producer fenced by another container in the same invocation', async () => {
+    // Prepare: this container committed 0..2; another one then committed 3..5 (fencing ours)
+    const kafka = new MemoryKafka();
+    const cache = new WeakMap();
+    const mine = options(kafka, { checkpointCache: cache });
+    await processBatch([batch(0, [0, 1, 2])], mine);
+    await processBatch([batch(0, [3, 4, 5])], options(kafka, { checkpointCache: new WeakMap() }));
+    kafka.fenced.add('svc-test-fn-orders-0');
+
+    // Act: the next batch comes back to the first container, overlapping what the other did
+    const { response, partitions } = await processBatch([batch(0, [3, 4, 5, 6, 7])], mine);
+
+    // Assess: no retry burnt, nothing written twice
+    expect(response.batchItemFailures).toEqual([]);
+    expect(partitions[0]).toMatchObject({ reinits: 1, skipped: 3, ok: 2, checkpoint: 8 });
+    expect(outputs(kafka, 'orders.processed')).toEqual([
+      'out-v0',
+      'out-v1',
+      'out-v2',
+      'out-v3',
+      'out-v4',
+      'out-v5',
+      'out-v6',
+      'out-v7',
+    ]);
+  });
+
+  it('records in the checkpoint the offsets the mapping moved past', async () => {
+    // Prepare
+    const kafka = new MemoryKafka();
+    await processBatch([batch(0, [0, 1, 2])], options(kafka));
+
+    // Act: the mapping gave up on 3 and 4 and goes on at 5
+    await processBatch([batch(0, [5, 6])], options(kafka));
+
+    // Assess
+    const state = decodeCheckpoint(7, kafka.committed[1]!.checkpoint?.metadata);
+    expect(state.gaps).toEqual([[3, 5]]);
+    expect([0, 3, 4, 5, 7].map((o) => offsetStatus(state, o))).toEqual([
+      'processed',
+      'skipped',
+      'skipped',
+      'processed',
+      'unprocessed',
+    ]);
   });
 });
 

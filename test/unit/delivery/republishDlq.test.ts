@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
+import { encodeCheckpoint } from '../../../src/lib/delivery/checkpoint.ts';
 import { DLQ_HEADERS, deadLetter } from '../../../src/lib/delivery/deadLetter.ts';
 import type {
   DeliveryKafka,
@@ -20,7 +21,11 @@ import { PoisonRecordError } from '../../../src/lib/errors.ts';
 import { buildKafkaEvent } from '../../../src/lib/events/decode.ts';
 import { buildOnFailureEnvelope } from '../../../src/lib/events/onFailureEnvelope.ts';
 import type { DecodedRecord } from '../../../src/lib/events/types.ts';
-import type { OutboundHeaders, OutboundMessage } from '../../../src/lib/kafka/types.ts';
+import type {
+  CommittedCheckpoint,
+  OutboundHeaders,
+  OutboundMessage,
+} from '../../../src/lib/kafka/types.ts';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -272,37 +277,35 @@ describe('republishDecision: dead letters written by processOrders', () => {
   });
 });
 
-describe('republishDecision: AWS on-failure envelopes', () => {
-  const envelopeRecord = (
-    condition: string,
-    original: DecodedRecord = orderRecord(
-      12,
-      new Map([['traceparent', [Buffer.from(TRACEPARENT)]]]),
-    ),
-    at: Date = new Date(NOW.getTime() - 5_000),
-  ): DecodedRecord => {
-    const envelope = buildOnFailureEnvelope({
-      record: original,
-      bootstrapServers: 'localhost:9092',
-      requestId: 'req-1',
-      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:svc-dev-processOrders',
-      approximateInvokeCount: 4,
-      condition,
-      now: at,
-    });
-    return {
-      topic: 'orders.dlq',
-      partition: 2,
-      offset: 30,
-      timestamp: at.getTime(),
-      timestampType: 'CREATE_TIME',
-      key: original.key,
-      value: Buffer.from(JSON.stringify(envelope)),
-      headers: new Map(),
-      rawValue: null,
-    };
+/** A DLQ record holding AWS's on-failure envelope of `original`. */
+const envelopeRecord = (
+  condition: string,
+  original: DecodedRecord = orderRecord(12, new Map([['traceparent', [Buffer.from(TRACEPARENT)]]])),
+  at: Date = new Date(NOW.getTime() - 5_000),
+): DecodedRecord => {
+  const envelope = buildOnFailureEnvelope({
+    record: original,
+    bootstrapServers: 'localhost:9092',
+    requestId: 'req-1',
+    functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:svc-dev-processOrders',
+    approximateInvokeCount: 4,
+    condition,
+    now: at,
+  });
+  return {
+    topic: 'orders.dlq',
+    partition: 2,
+    offset: 30,
+    timestamp: at.getTime(),
+    timestampType: 'CREATE_TIME',
+    key: original.key,
+    value: Buffer.from(JSON.stringify(envelope)),
+    headers: new Map(),
+    rawValue: null,
   };
+};
 
+describe('republishDecision: AWS on-failure envelopes', () => {
   it.each(['RetriesExhausted', 'RetryAttemptsExhausted'])(
     'republishes the record of a %s envelope with its own key, value and headers',
     (condition) => {
@@ -450,7 +453,7 @@ describe('backoffStep', () => {
 /** An in-memory transactional writer: each write is one commit. */
 class MemoryKafka implements DeliveryKafka {
   commits: Array<{ id: string; messages: OutboundMessage[] }> = [];
-  offsets = new Map<string, number>();
+  offsets = new Map<string, CommittedCheckpoint>();
 
   transactionalProducer(id: string) {
     const producer: PartitionWriter = {
@@ -459,17 +462,20 @@ class MemoryKafka implements DeliveryKafka {
       write: async (messages, checkpoint) => {
         this.commits.push({ id, messages });
         if (checkpoint)
-          this.offsets.set(`${checkpoint.groupId}/${checkpoint.partition}`, checkpoint.nextOffset);
+          this.offsets.set(`${checkpoint.groupId}/${checkpoint.topic}/${checkpoint.partition}`, {
+            nextOffset: checkpoint.nextOffset,
+            metadata: checkpoint.metadata,
+          });
       },
     };
     return { producer, fresh: true };
   }
 
-  async committedOffsets(groupId: string) {
-    const out = new Map<number, number>();
+  async committedCheckpoints(groupId: string, topic: string) {
+    const out = new Map<number, CommittedCheckpoint>();
     for (const [k, v] of this.offsets) {
-      const [g, p] = k.split('/');
-      if (g === groupId) out.set(Number(p), v);
+      const [g, t, p] = k.split('/');
+      if (g === groupId && t === topic) out.set(Number(p), v);
     }
     return out;
   }
@@ -678,5 +684,77 @@ describe('createRepublishDlqHandler', () => {
     const [republished] = kafka.written('orders');
     expect(header(republished!, 'traceparent')).toBe(propagation.traceparent);
     expect(header(republished!, DLQ_HEADERS.attempts)).toBe('2');
+  });
+});
+
+describe('republishDlq: an on-failure envelope of a record whose result committed', () => {
+  const config = readPipelineConfig({ SERVICE_NAME: 'svc', STAGE: 'test' });
+  const group = 'svc-test-processOrders.checkpoints';
+  const handlerWith = (kafka: MemoryKafka) =>
+    createRepublishDlqHandler({ config, kafka: async () => kafka, now: () => NOW });
+  const envelopeAt = (offset: number, dlqOffset: number) => ({
+    ...envelopeRecord('RetriesExhausted', orderRecord(offset)),
+    partition: 0,
+    offset: dlqOffset,
+  });
+
+  it('drops the copy of a processed record and republishes a skipped one', async () => {
+    // Prepare: processOrders committed orders-1 up to 200; the mapping moved past 120..124
+    const kafka = new MemoryKafka();
+    kafka.offsets.set(`${group}/orders/1`, {
+      nextOffset: 200,
+      metadata: encodeCheckpoint({ nextOffset: 200, horizon: 0, gaps: [[120, 125]] }),
+    });
+    const outcomes: RecordOutcome<RepublishOutcomeDetail>[] = [];
+    const handler = createRepublishDlqHandler({
+      config,
+      kafka: async () => kafka,
+      now: () => NOW,
+      onOutcome: (o) => outcomes.push(o),
+    });
+
+    // Act: envelopes for a processed record (100), a skipped one (122), one not reached (250)
+    const response = await handler(
+      buildKafkaEvent({ records: [envelopeAt(100, 0), envelopeAt(122, 1), envelopeAt(250, 2)] }),
+    );
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(outcomes.map((o) => (o.kind === 'ok' ? o.detail : o.kind))).toEqual([
+      {
+        action: 'drop',
+        reason: 'ALREADY_PROCESSED',
+        attempts: 1,
+        gaveUpOn: { topic: 'orders', partition: 1, offset: 100 },
+      },
+      {
+        action: 'republish',
+        attempts: 2,
+        topic: 'orders',
+        source: 'esm-on-failure',
+        checkpoint: 'skipped',
+      },
+      {
+        action: 'republish',
+        attempts: 2,
+        topic: 'orders',
+        source: 'esm-on-failure',
+        checkpoint: 'unprocessed',
+      },
+    ]);
+    expect(kafka.written('orders')).toHaveLength(2);
+  });
+
+  it('republishes when the checkpoint cannot tell (below its horizon, or no metadata)', async () => {
+    // Prepare: a checkpoint written without gap metadata knows nothing below itself
+    const kafka = new MemoryKafka();
+    kafka.offsets.set(`${group}/orders/1`, { nextOffset: 200 });
+
+    // Act
+    const response = await handlerWith(kafka)(buildKafkaEvent({ records: [envelopeAt(100, 0)] }));
+
+    // Assess: at-least-once as before, never lost
+    expect(response.batchItemFailures).toEqual([]);
+    expect(kafka.written('orders')).toHaveLength(1);
   });
 });

@@ -16,7 +16,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BundleReport, build, FUNCTIONS, formatReports } from '../../../scripts/build.ts';
+import {
+  type BundleReport,
+  bundleBytes,
+  bundleMakeup,
+  FUNCTIONS,
+  formatReports,
+} from '../../../scripts/build.ts';
 import { ensurePythonTools } from '../../../scripts/stack.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -33,6 +39,7 @@ const SCRAM_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0000aaaa-1111-bbbb-2222-
 // Self-managed Kafka: any secret name (no AmazonMSK_ prefix), brokers outside AWS's names.
 const SELF_MANAGED_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:orders-kafka-AbCdEf`;
 const SELF_MANAGED_BROKERS = ['kafka-1.orders.example.com:9096', 'kafka-2.orders.example.com:9096'];
+const ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:orders-alarms`;
 const PREFIX = `msk-order-pipeline-${STAGE}`;
 const MIB = 1024 * 1024;
 
@@ -245,8 +252,21 @@ let scram: Resolved;
 let selfManaged: Resolved;
 let bundles: BundleReport[];
 
+/** What `serverless package` bundled (its plugin runs scripts/build.ts), from the metafiles. */
+const readBundles = (): BundleReport[] =>
+  FUNCTIONS.map((fn) => {
+    const meta = JSON.parse(readFileSync(join(ROOT, 'dist', `${fn}.meta.json`), 'utf8'));
+    const file = join(ROOT, 'dist', fn, 'index.js');
+    return {
+      fn,
+      file,
+      bytes: bundleBytes(meta, ROOT),
+      mapBytes: statSync(`${file}.map`).size,
+      topPackages: bundleMakeup(meta),
+    };
+  });
+
 beforeAll(async () => {
-  bundles = await build();
   // One after the other: osls stages its output in <service>/.serverless before moving it.
   iamDir = await packageStage(STAGE_PARAMS);
   scramDir = await packageStage({
@@ -254,13 +274,18 @@ beforeAll(async () => {
     kafkaAuth: 'scram',
     kafkaScramSecretArn: SCRAM_SECRET,
     kafkaScramSecretKmsKeyArn: SCRAM_KEY,
+    // the second packaging also gives the alarms a topic (the first has none)
+    alarmTopicArn: ALARM_TOPIC,
+    mappingSystemLogLevel: 'DEBUG',
   });
   selfManagedDir = await packageStage(SELF_MANAGED_PARAMS);
+  // what `serverless package` bundled last (its plugin builds on every packaging)
+  bundles = readBundles();
   raw = readTemplate(iamDir);
   iam = resolveTemplate(raw);
   scram = resolveTemplate(readTemplate(scramDir));
   selfManaged = resolveTemplate(readTemplate(selfManagedDir));
-}, 240_000);
+}, 300_000);
 
 afterAll(() => {
   for (const dir of [iamDir, scramDir, selfManagedDir])
@@ -492,6 +517,8 @@ describe('self-managed Kafka (kafkaSource=selfManaged)', () => {
       // the extensions of serverless.yml apply under the kafka events' logical ids too
       for (const key of [
         'FunctionResponseTypes',
+        'MetricsConfig',
+        'LoggingConfig',
         'MaximumRetryAttempts',
         'BisectBatchOnFunctionError',
         'DestinationConfig',
@@ -570,6 +597,154 @@ describe('self-managed Kafka (kafkaSource=selfManaged)', () => {
     },
     60_000,
   );
+});
+
+describe('mapping observability', () => {
+  it.each(Object.entries(MAPPING_IDS))(
+    '%s reports event, error and Kafka metrics, and system logs at the stage level',
+    (_, id) => {
+      expect(iam.resources[id]!.Properties).toMatchObject({
+        MetricsConfig: { Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] },
+        LoggingConfig: { SystemLogLevel: 'WARN' },
+      });
+      expect(scram.resources[id]!.Properties.LoggingConfig).toEqual({ SystemLogLevel: 'DEBUG' });
+    },
+  );
+
+  it.each(Object.entries(SELF_MANAGED_MAPPING_IDS))(
+    '%s (self-managed Kafka) reports the same metrics and system logs',
+    (_, id) => {
+      expect(selfManaged.resources[id]!.Properties).toMatchObject({
+        MetricsConfig: { Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] },
+        LoggingConfig: { SystemLogLevel: 'WARN' },
+      });
+    },
+  );
+});
+
+describe('alarms', () => {
+  const alarms = (t: ReturnType<typeof resolveTemplate>) =>
+    Object.fromEntries(ofType(t, 'AWS::CloudWatch::Alarm').map(([id, r]) => [id, r.Properties]));
+  const dimensions = (props: Json) =>
+    Object.fromEntries(
+      (props.Dimensions as Array<{ Name: string; Value: string }>).map((d) => [d.Name, d.Value]),
+    );
+
+  // Lambda reports OffsetLag per function, whatever the mapping's source: the alarms are
+  // the same for MSK and self-managed Kafka.
+  const VARIANTS = [
+    ['msk', () => iam],
+    ['selfManaged', () => selfManaged],
+  ] as const;
+
+  it.each(VARIANTS)(
+    '(%s) are the lag of both mappings, dead letters, parked records and each function failing',
+    (_, t) => {
+      expect(Object.keys(alarms(t())).sort()).toEqual(
+        [
+          'ProcessOrdersOffsetLagAlarm',
+          'RepublishDlqOffsetLagAlarm',
+          'DeadLettersAlarm',
+          'ParkedAlarm',
+          ...FUNCTIONS.map((fn) => `${fn[0]!.toUpperCase()}${fn.slice(1)}ErrorsAlarm`),
+        ].sort(),
+      );
+    },
+  );
+
+  it.each(
+    VARIANTS.flatMap(([variant, t]) => [
+      {
+        variant,
+        t,
+        id: 'ProcessOrdersOffsetLagAlarm',
+        fnId: 'ProcessOrdersLambdaFunction',
+        mapping:
+          variant === 'msk' ? MAPPING_IDS.processOrders : SELF_MANAGED_MAPPING_IDS.processOrders,
+      },
+      {
+        variant,
+        t,
+        id: 'RepublishDlqOffsetLagAlarm',
+        fnId: 'RepublishDlqLambdaFunction',
+        mapping:
+          variant === 'msk' ? MAPPING_IDS.republishDlq : SELF_MANAGED_MAPPING_IDS.republishDlq,
+      },
+    ]),
+  )(
+    "($variant) $id watches Lambda's OffsetLag of the mapping's function",
+    ({ t, id, fnId, mapping }) => {
+      const props = alarms(t())[id];
+
+      // the function the alarm names is the one the mapping invokes
+      expect(t().resources[mapping]!.Properties.FunctionName).toBe(`getatt:${fnId}.Arn`);
+
+      expect(props).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'OffsetLag',
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+      expect(dimensions(props)).toEqual({ FunctionName: `ref:${fnId}` });
+      expect(Number(props.Threshold)).toBeGreaterThan(0);
+    },
+  );
+
+  it.each([
+    ['DeadLettersAlarm', 'deadLettered', 'processOrders'],
+    ['ParkedAlarm', 'parked', 'republishDlq'],
+  ])('%s counts the EMF metric %s that %s publishes', (id, metric, fn) => {
+    const props = alarms(iam)[id];
+
+    // where the handlers publish (src/lib/telemetry): POWERTOOLS_METRICS_NAMESPACE,
+    // dimensions service (POWERTOOLS_SERVICE_NAME) and function
+    const env = iam.resources.ProcessOrdersLambdaFunction!.Properties.Environment.Variables;
+    expect(props).toMatchObject({
+      Namespace: env.POWERTOOLS_METRICS_NAMESPACE,
+      MetricName: metric,
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(dimensions(props)).toEqual({ service: env.POWERTOOLS_SERVICE_NAME, function: fn });
+    expect(Number(props.Threshold)).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(VARIANTS.flatMap(([variant, t]) => FUNCTIONS.map((fn) => ({ variant, t, fn }))))(
+    '($variant) $fn errors or throttles raise its alarm',
+    ({ t, fn }) => {
+      const fnId = `${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`;
+      const props = alarms(t())[`${fn[0]!.toUpperCase()}${fn.slice(1)}ErrorsAlarm`];
+      const stats = (props.Metrics as Json[]).filter((m) => m.MetricStat);
+
+      expect(
+        stats.map((m) => [m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName]).sort(),
+      ).toEqual([
+        ['AWS/Lambda', 'Errors'],
+        ['AWS/Lambda', 'Throttles'],
+      ]);
+      for (const m of stats)
+        expect(dimensions(m.MetricStat.Metric)).toEqual({ FunctionName: `ref:${fnId}` });
+      const returned = (props.Metrics as Json[]).filter((m) => m.ReturnData !== false);
+      expect(returned).toHaveLength(1);
+      expect(returned[0].Expression).toMatch(/errors.*\+.*throttles/);
+      expect(props).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    },
+  );
+
+  it('notify the alarm topic when one is given, and nobody otherwise', () => {
+    for (const props of Object.values(alarms(scram))) {
+      expect(props.AlarmActions).toEqual([ALARM_TOPIC]);
+      expect(props.OKActions).toEqual([ALARM_TOPIC]);
+    }
+    for (const props of Object.values(alarms(iam))) {
+      expect(props).not.toHaveProperty('AlarmActions');
+      expect(props).not.toHaveProperty('OKActions');
+    }
+  });
 });
 
 describe('idempotency table', () => {
@@ -828,6 +1003,7 @@ describe('cfn-lint', () => {
 
       expect(errors).toEqual([]);
       expect(result.status! & ~(4 | 8)).toBe(0);
+      // cfn-lint takes seconds per template, more on a busy machine
     },
     120_000,
   );

@@ -72,7 +72,7 @@ describe('record outcome logs', () => {
       expect(text).not.toContain(leaked);
   });
 
-  it('masks secrets in error messages and logs retriable stops at WARN, skips at INFO, successes not at INFO', async () => {
+  it('masks secrets in error messages and logs retriable failures and skips at INFO, successes not at INFO', async () => {
     // Prepare
     const logger = createLogger({});
     const record = decodedRecord(order);
@@ -92,7 +92,7 @@ describe('record outcome logs', () => {
     // Assess
     expect(lines.map((l) => [l.level, l.message])).toEqual([
       ['INFO', 'record skipped: below the committed checkpoint'],
-      ['WARN', 'partition stopped: retriable failure'],
+      ['INFO', 'record failed: retriable'],
     ]);
     expect(lines[0]).toMatchObject({ offset: 17, checkpoint: 20, orderId: 'order-17' });
     expect(lines[1]).toMatchObject({

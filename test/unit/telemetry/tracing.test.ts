@@ -9,7 +9,7 @@ import type { DeliveryKafka, PartitionWriter } from '../../../src/lib/delivery/p
 import { createProcessOrdersHandler } from '../../../src/lib/delivery/processOrders.ts';
 import { RetriableError } from '../../../src/lib/errors.ts';
 import { decodeKafkaEvent } from '../../../src/lib/events/decode.ts';
-import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
+import type { CommittedCheckpoint, OutboundMessage } from '../../../src/lib/kafka/types.ts';
 import { parseTraceparent } from '../../../src/lib/telemetry/traceparent.ts';
 import {
   createTracing,
@@ -45,8 +45,8 @@ class MemoryKafka implements DeliveryKafka {
     return { producer, fresh: true };
   }
 
-  async committedOffsets() {
-    return new Map<number, number>();
+  async committedCheckpoints() {
+    return new Map<number, CommittedCheckpoint>();
   }
 
   get messages() {
@@ -248,6 +248,7 @@ describe('deliveryTelemetry', () => {
       ok: 0,
       deadLettered: 0,
       skipped: 0,
+      reinits: 0,
       failedAt: 40,
       error: new RetriableError('TIMEOUT', 'login failed password=hunter2'),
     });
