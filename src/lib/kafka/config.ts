@@ -33,7 +33,10 @@ export interface ConnectionSettings {
    * else `region`. Used by `GetBootstrapBrokers` and to sign IAM tokens.
    */
   clusterRegion: string | undefined;
-  /** ARN or name of the `AmazonMSK_` secret holding `{username, password}` (scram only). */
+  /**
+   * ARN or name of the secret holding `{username, password}` (scram only); named
+   * `AmazonMSK_…` when the brokers are MSK's.
+   */
   scramSecretId?: string;
   /** `AWS_ENDPOINT_URL`: an emulator (moto, LocalStack) instead of AWS. */
   awsEndpointUrl?: string;
@@ -49,7 +52,8 @@ const DEFAULT_CONNECTION_TIMEOUT_MS = { plaintext: 3_000, tls: 5_000 } as const;
 // MSK's IAM listener: 9098 inside the VPC, 9198 for public access.
 // https://docs.aws.amazon.com/msk/latest/developerguide/port-info.html
 const IAM_PORTS: ReadonlySet<number> = new Set([9098, 9198]);
-// MSK only accepts SCRAM secrets whose name starts with this prefix.
+// MSK only accepts SCRAM secrets whose name starts with this prefix; self-managed
+// Kafka (a Lambda mapping's SASL_SCRAM_512_AUTH) takes any secret.
 // https://docs.aws.amazon.com/msk/latest/developerguide/msk-password.html
 const SCRAM_SECRET_PREFIX = 'AmazonMSK_';
 
@@ -119,8 +123,11 @@ const parseAuth = (raw: string | undefined, issues: string[]): KafkaAuthMode | u
   return undefined;
 };
 
-/** The secret's name (from an ARN or a bare name) and, for an ARN, its region. */
-const parseSecretId = (secretId: string, issues: string[]) => {
+/**
+ * Checks the secret's ARN or name (the `AmazonMSK_` prefix only for MSK's brokers)
+ * and returns, for an ARN, its region.
+ */
+const parseSecretId = (secretId: string, msk: boolean, issues: string[]) => {
   const arn = SECRET_ARN.exec(secretId);
   if (secretId.startsWith('arn:') && !arn) {
     issues.push(`KAFKA_SCRAM_SECRET_ARN=${shown(secretId)} is not a Secrets Manager secret ARN`);
@@ -129,7 +136,7 @@ const parseSecretId = (secretId: string, issues: string[]) => {
   const name = arn ? arn[2]! : secretId;
   if (!arn && !SECRET_NAME.test(name))
     issues.push(`KAFKA_SCRAM_SECRET_ARN=${shown(secretId)} is not a secret ARN or name`);
-  else if (!name.startsWith(SCRAM_SECRET_PREFIX))
+  else if (msk && !name.startsWith(SCRAM_SECRET_PREFIX))
     issues.push(
       `KAFKA_SCRAM_SECRET_ARN=${shown(secretId)}: MSK only accepts SCRAM secrets whose name starts with "${SCRAM_SECRET_PREFIX}"`,
     );
@@ -147,7 +154,7 @@ const parseSecretId = (secretId: string, issues: string[]) => {
  * | `MSK_CLUSTER_ARN` | discover brokers with `GetBootstrapBrokers` | – |
  * | `MSK_PUBLIC_ACCESS` | use the cluster's public listeners | `false` |
  * | `KAFKA_AUTH` | `none`, `scram` or `iam` | `scram` if a secret is set, `none` on loopback brokers, else `iam` |
- * | `KAFKA_SCRAM_SECRET_ARN` | ARN or name of the `AmazonMSK_` secret | required for `scram` |
+ * | `KAFKA_SCRAM_SECRET_ARN` | ARN or name of the secret (`AmazonMSK_…` on MSK) | required for `scram` |
  * | `KAFKA_TLS` | encrypt the connection | `false` for `none` on loopback, else `true` |
  * | `AWS_REGION` | region of AWS calls | `AWS_DEFAULT_REGION` |
  * | `AWS_ENDPOINT_URL` | AWS emulator endpoint | – |
@@ -188,6 +195,10 @@ export const readConnectionSettings = (
   }
   const brokers = bootstrap?.from === 'list' ? bootstrap.brokers : [];
   const loopback = brokers.length > 0 && brokers.every(isLoopback);
+  // MSK's brokers: discovered from the ARN, or listed under MSK's host names.
+  const msk =
+    bootstrap?.from === 'msk' ||
+    (brokers.length > 0 && brokers.every((b) => MSK_HOST_REGION.test(b.split(':')[0]!)));
 
   const scramSecretId = env.KAFKA_SCRAM_SECRET_ARN?.trim() || undefined;
   const auth =
@@ -207,10 +218,10 @@ export const readConnectionSettings = (
   if (auth === 'scram') {
     if (!scramSecretId)
       issues.push(
-        'KAFKA_AUTH=scram needs KAFKA_SCRAM_SECRET_ARN (the AmazonMSK_ secret with username and password)',
+        'KAFKA_AUTH=scram needs KAFKA_SCRAM_SECRET_ARN (the secret with username and password)',
       );
     else {
-      const secretRegion = parseSecretId(scramSecretId, issues);
+      const secretRegion = parseSecretId(scramSecretId, msk, issues);
       if (!secretRegion && !region)
         issues.push('KAFKA_SCRAM_SECRET_ARN is a name, not an ARN: set AWS_REGION to find it');
     }

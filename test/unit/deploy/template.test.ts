@@ -4,9 +4,10 @@
  * handling, the idempotency table, least-privilege IAM, and the bundles' sizes.
  *
  * Packaging runs offline (osls, dummy credentials, no login) into a temporary
- * directory, once for the default (IAM) stage parameters and once with SCRAM.
- * The template is then resolved for the stage's region and account, so the
- * assertions read concrete ARNs instead of CloudFormation functions.
+ * directory, for the default (MSK, IAM) stage parameters, for MSK with SCRAM, and for
+ * self-managed Kafka (`kafkaSource=selfManaged`). The template is then resolved for
+ * the stage's region and account, so the assertions read concrete ARNs instead of
+ * CloudFormation functions.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -35,6 +36,9 @@ const CLUSTER = `arn:aws:kafka:${REGION}:${ACCOUNT}:cluster/test-cluster/1111aaa
 const CLUSTER_PATH = 'test-cluster/1111aaaa-2222-bbbb-3333-cccc4444dddd-7';
 const SCRAM_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:AmazonMSK_orders-test-AbCdEf`;
 const SCRAM_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0000aaaa-1111-bbbb-2222-cccc3333dddd`;
+// Self-managed Kafka: any secret name (no AmazonMSK_ prefix), brokers outside AWS's names.
+const SELF_MANAGED_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:orders-kafka-AbCdEf`;
+const SELF_MANAGED_BROKERS = ['kafka-1.orders.example.com:9096', 'kafka-2.orders.example.com:9096'];
 const ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:orders-alarms`;
 const PREFIX = `msk-order-pipeline-${STAGE}`;
 const MIB = 1024 * 1024;
@@ -45,21 +49,34 @@ const MAPPING_IDS = {
   processOrders: 'ProcessOrdersEventSourceMappingMSKOrdersOrders',
   republishDlq: 'RepublishDlqEventSourceMappingMSKOrdersOrdersdlq',
 } as const;
+// ... and for `kafka` events: <Fn>EventSourceMappingKafka<topic reduced to [A-Za-z0-9]>.
+const SELF_MANAGED_MAPPING_IDS = {
+  processOrders: 'ProcessOrdersEventSourceMappingKafkaOrders',
+  republishDlq: 'RepublishDlqEventSourceMappingKafkaOrdersdlq',
+} as const;
 
-// Actions AWS grants only on "*" (or that Lambda documents on "*"), added by osls for
-// the msk events and by the AWSLambdaVPCAccessExecutionRole policy for the VPC:
-// ec2:Describe* have no resource-level permissions; Lambda's VPC and MSK pages list
-// the network-interface actions with "Resource": "*".
+// Actions granted on "*", as Lambda documents them for a function in a VPC and for a
+// Kafka mapping's pollers: ec2:Describe* have no resource-level permissions.
+// https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html
 // https://docs.aws.amazon.com/lambda/latest/dg/with-msk-permissions.html
-const STAR_ONLY_ACTIONS = new Set([
+const FUNCTION_NETWORK_ACTIONS = [
   'ec2:CreateNetworkInterface',
-  'ec2:DeleteNetworkInterface',
   'ec2:DescribeNetworkInterfaces',
-  'ec2:DescribeSecurityGroups',
   'ec2:DescribeSubnets',
-  'ec2:DescribeVpcs',
-]);
-const VPC_ACCESS_POLICY = 'arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole';
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+];
+const MAPPING_NETWORK_ACTIONS = ['ec2:DescribeVpcs', 'ec2:DescribeSecurityGroups'];
+const STAR_ONLY_ACTIONS = new Set([...FUNCTION_NETWORK_ACTIONS, ...MAPPING_NETWORK_ACTIONS]);
+
+// Each function's role, in the template's logical ids.
+const ROLES = {
+  produceOrders: 'ProduceOrdersRole',
+  processOrders: 'ProcessOrdersRole',
+  republishDlq: 'RepublishDlqRole',
+} as const;
+type Fn = keyof typeof ROLES;
 
 // ------------------------------------------------------------------ helpers
 
@@ -127,6 +144,11 @@ const resolveTemplate = (template: Template) => {
           return evaluate(arg[0]) === evaluate(arg[1]);
         case 'Fn::Not':
           return !evaluate(arg[0]);
+        case 'Fn::And':
+          return (arg as Json[]).every((c) => evaluate(c) === true);
+        case 'Condition':
+          if (!(arg in conditions)) throw new Error(`Condition: unknown condition ${arg}`);
+          return conditions[arg];
         case 'Fn::If':
           if (!(arg[0] in conditions)) throw new Error(`Fn::If: unknown condition ${arg[0]}`);
           return evaluate(conditions[arg[0]] ? arg[1] : arg[2]);
@@ -168,9 +190,8 @@ const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [valu
 
 const run = promisify(execFile);
 
-/** `serverless package` for stage `test` into a fresh directory; returns that directory. */
-const packageStage = async (params: Record<string, string>) => {
-  const out = mkdtempSync(join(tmpdir(), 'sls-package-'));
+/** `serverless package` for stage `test` into `out`; rejects with osls's output when it fails. */
+const runPackage = async (params: Record<string, string>, out: string) => {
   const args = [SERVERLESS_BIN, 'package', '--stage', STAGE, '--region', REGION, '--package', out];
   for (const [name, value] of Object.entries(params)) args.push(`--param=${name}=${value}`);
   const env: NodeJS.ProcessEnv = {
@@ -188,6 +209,12 @@ const packageStage = async (params: Record<string, string>) => {
       `serverless package failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
     );
   }
+};
+
+/** `serverless package` for stage `test` into a fresh directory; returns that directory. */
+const packageStage = async (params: Record<string, string>) => {
+  const out = mkdtempSync(join(tmpdir(), 'sls-package-'));
+  await runPackage(params, out);
   return out;
 };
 
@@ -204,11 +231,25 @@ const STAGE_PARAMS = {
   securityGroupIds: 'sg-0123456789abcdef0',
 };
 
+// No mskClusterArn: self-managed Kafka must not need one.
+const SELF_MANAGED_PARAMS = {
+  kafkaSource: 'selfManaged',
+  kafkaBrokers: SELF_MANAGED_BROKERS.join(','),
+  kafkaAuth: 'scram',
+  kafkaScramSecretArn: SELF_MANAGED_SECRET,
+  subnetIds: STAGE_PARAMS.subnetIds,
+  securityGroupIds: STAGE_PARAMS.securityGroupIds,
+};
+
+type Resolved = ReturnType<typeof resolveTemplate>;
+
 let iamDir: string;
 let scramDir: string;
+let selfManagedDir: string;
 let raw: Template;
-let iam: ReturnType<typeof resolveTemplate>;
-let scram: ReturnType<typeof resolveTemplate>;
+let iam: Resolved;
+let scram: Resolved;
+let selfManaged: Resolved;
 let bundles: BundleReport[];
 
 /** What `serverless package` bundled (its plugin runs scripts/build.ts), from the metafiles. */
@@ -237,37 +278,62 @@ beforeAll(async () => {
     alarmTopicArn: ALARM_TOPIC,
     mappingSystemLogLevel: 'DEBUG',
   });
+  selfManagedDir = await packageStage(SELF_MANAGED_PARAMS);
+  // what `serverless package` bundled last (its plugin builds on every packaging)
   bundles = readBundles();
   raw = readTemplate(iamDir);
   iam = resolveTemplate(raw);
   scram = resolveTemplate(readTemplate(scramDir));
-}, 180_000);
+  selfManaged = resolveTemplate(readTemplate(selfManagedDir));
+}, 300_000);
 
 afterAll(() => {
-  for (const dir of [iamDir, scramDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const dir of [iamDir, scramDir, selfManagedDir])
+    if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const ofType = (t: ReturnType<typeof resolveTemplate>, type: string) =>
+const ofType = (t: Resolved, type: string) =>
   Object.entries(t.resources).filter(([, r]) => r.Type === type);
 
-const roleStatements = (t: ReturnType<typeof resolveTemplate>): Statement[] =>
-  t.resources.IamRoleLambdaExecution!.Properties.Policies.flatMap(
-    (p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement,
-  );
-
-/** Every statement the functions' role gets: inline, and customer-managed policies attached to it. */
-const allStatements = (t: ReturnType<typeof resolveTemplate>): Statement[] => {
-  const attached = ofType(t, 'AWS::IAM::ManagedPolicy').flatMap(
-    ([, r]) => r.Properties.PolicyDocument.Statement as Statement[],
-  );
-  return [...roleStatements(t), ...attached];
+const roleOf = (t: Resolved, fn: Fn) => {
+  const role = t.resources[ROLES[fn]];
+  expect(role?.Type, `${ROLES[fn]}`).toBe('AWS::IAM::Role');
+  return role!.Properties;
 };
 
-const bySid = (t: ReturnType<typeof resolveTemplate>, sid: string) => {
-  const found = allStatements(t).filter((s) => s.Sid === sid);
-  expect(found, `statement ${sid}`).toHaveLength(1);
+/** The statements of one function's role: inline, and customer-managed policies attached to it. */
+const roleStatements = (t: Resolved, fn: Fn): Statement[] => {
+  const props = roleOf(t, fn);
+  const inline = (props.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap(
+    (p) => p.PolicyDocument.Statement,
+  );
+  const attached = ((props.ManagedPolicyArns ?? []) as string[]).flatMap((arn) => {
+    const id = /^ref:(.+)$/.exec(arn)?.[1];
+    const policy = id === undefined ? undefined : t.resources[id];
+    expect(policy?.Type, `managed policy ${arn}`).toBe('AWS::IAM::ManagedPolicy');
+    return policy!.Properties.PolicyDocument.Statement as Statement[];
+  });
+  return [...inline, ...attached];
+};
+
+const allStatements = (t: Resolved): Statement[] =>
+  (Object.keys(ROLES) as Fn[]).flatMap((fn) => roleStatements(t, fn));
+
+const bySid = (t: Resolved, fn: Fn, sid: string) => {
+  const found = roleStatements(t, fn).filter((s) => s.Sid === sid);
+  expect(found, `${fn}: statement ${sid}`).toHaveLength(1);
   return found[0]!;
 };
+
+/** `action resource` for every pair a role grants whose action starts with `prefix`. */
+const grants = (t: Resolved, fn: Fn, prefix: string): string[] =>
+  roleStatements(t, fn)
+    .flatMap((s) =>
+      asList(s.Action)
+        .filter((a) => a.startsWith(prefix))
+        .flatMap((a) => asList(s.Resource).map((r) => `${a} ${r}`)),
+    )
+    .sort();
 
 const kafkaArn = (kind: string, name: string) =>
   `arn:aws:kafka:${REGION}:${ACCOUNT}:${kind}/${CLUSTER_PATH}/${name}`;
@@ -288,6 +354,16 @@ describe('functions', () => {
       SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
       SecurityGroupIds: ['sg-0123456789abcdef0'],
     });
+    expect(props!.Role).toBe(`getatt:${ROLES[fn]}.Arn`);
+  });
+
+  it('have a role each, and no role shared by all', () => {
+    for (const t of [iam, scram, selfManaged]) {
+      const roles = ofType(t, 'AWS::IAM::Role').map(([id]) => id);
+
+      expect(roles.sort()).toEqual(Object.values(ROLES).sort());
+      expect(t.resources).not.toHaveProperty('IamRoleLambdaExecution');
+    }
   });
 
   it('are exactly the three of the pipeline', () => {
@@ -408,6 +484,121 @@ describe('event-source mappings', () => {
   });
 });
 
+describe('self-managed Kafka (kafkaSource=selfManaged)', () => {
+  const cases = [
+    { fn: 'processOrders', id: SELF_MANAGED_MAPPING_IDS.processOrders, topic: 'orders' },
+    { fn: 'republishDlq', id: SELF_MANAGED_MAPPING_IDS.republishDlq, topic: 'orders.dlq' },
+  ] as const;
+
+  it('swaps the msk mappings for SelfManagedKafka ones', () => {
+    const ids = ofType(selfManaged, 'AWS::Lambda::EventSourceMapping').map(([id]) => id);
+
+    expect(ids.sort()).toEqual(Object.values(SELF_MANAGED_MAPPING_IDS).sort());
+  });
+
+  it.each(cases)(
+    '$fn reads $topic from the brokers, through the subnets, with the SCRAM secret, and keeps the mapping settings of MSK',
+    (c) => {
+      const props = selfManaged.resources[c.id]!.Properties;
+      const msk = iam.resources[MAPPING_IDS[c.fn]]!.Properties;
+
+      expect(props).not.toHaveProperty('EventSourceArn');
+      expect(props).toMatchObject({
+        Topics: [c.topic],
+        SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: SELF_MANAGED_BROKERS } },
+        SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: `${PREFIX}-${c.fn}` },
+      });
+      expect(props.SourceAccessConfigurations).toEqual([
+        { Type: 'VPC_SUBNET', URI: 'subnet:subnet-0123456789abcdef0' },
+        { Type: 'VPC_SUBNET', URI: 'subnet:subnet-0123456789abcdef1' },
+        { Type: 'VPC_SECURITY_GROUP', URI: 'security_group:sg-0123456789abcdef0' },
+        { Type: 'SASL_SCRAM_512_AUTH', URI: SELF_MANAGED_SECRET },
+      ]);
+      // the extensions of serverless.yml apply under the kafka events' logical ids too
+      for (const key of [
+        'FunctionResponseTypes',
+        'MetricsConfig',
+        'LoggingConfig',
+        'MaximumRetryAttempts',
+        'BisectBatchOnFunctionError',
+        'DestinationConfig',
+        'ProvisionedPollerConfig',
+        'BatchSize',
+        'MaximumBatchingWindowInSeconds',
+        'StartingPosition',
+      ])
+        expect(props[key], key).toEqual(msk[key]);
+    },
+  );
+
+  it('needs no MSK cluster: no ARN, no kafka or kafka-cluster permission', () => {
+    const env = selfManaged.resources.ProcessOrdersLambdaFunction!.Properties.Environment.Variables;
+
+    expect(selfManaged.resources.ProcessOrdersLambdaFunction).toBeDefined();
+    expect(env).not.toHaveProperty('MSK_CLUSTER_ARN');
+    expect(env).toMatchObject({
+      KAFKA_BROKERS: SELF_MANAGED_BROKERS.join(','),
+      KAFKA_AUTH: 'scram',
+      KAFKA_SCRAM_SECRET_ARN: SELF_MANAGED_SECRET,
+    });
+    expect(selfManaged.conditions.KafkaSourceMsk).toBe(false);
+    const kafkaActions = allStatements(selfManaged).flatMap((s) =>
+      asList(s.Action).filter((a) => /^kafka(-cluster)?:/.test(a)),
+    );
+    expect(kafkaActions).toEqual([]);
+  });
+
+  it.each(Object.keys(ROLES) as Fn[])(
+    '%s reads the secret, whatever its name, and decrypts nothing when no key is named',
+    (fn) => {
+      expect(bySid(selfManaged, fn, 'ScramSecret')).toMatchObject({
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: SELF_MANAGED_SECRET,
+      });
+      expect(roleStatements(selfManaged, fn).filter((s) => s.Sid === 'ScramSecretKey')).toEqual([]);
+    },
+  );
+
+  it.each([
+    [
+      'self-managed Kafka without brokers',
+      Object.fromEntries(Object.entries(SELF_MANAGED_PARAMS).filter(([k]) => k !== 'kafkaBrokers')),
+      'kafkaSource=selfManaged needs kafkaBrokers',
+    ],
+    [
+      'self-managed Kafka with IAM auth',
+      { ...SELF_MANAGED_PARAMS, kafkaAuth: 'iam' },
+      'needs kafkaAuth=scram or none',
+    ],
+    [
+      'MSK without a cluster ARN',
+      { subnetIds: STAGE_PARAMS.subnetIds, securityGroupIds: STAGE_PARAMS.securityGroupIds },
+      'kafkaSource=msk needs mskClusterArn',
+    ],
+    [
+      'MSK with a secret not named AmazonMSK_',
+      { ...STAGE_PARAMS, kafkaAuth: 'scram', kafkaScramSecretArn: SELF_MANAGED_SECRET },
+      'whose name starts with AmazonMSK_',
+    ],
+    [
+      'an unknown kafkaSource',
+      { ...STAGE_PARAMS, kafkaSource: 'confluent' },
+      'kafkaSource="confluent"',
+    ],
+  ])(
+    'refuses to package %s, saying why',
+    async (_, params, message) => {
+      const out = mkdtempSync(join(tmpdir(), 'sls-package-'));
+      try {
+        await expect(runPackage(params, out)).rejects.toThrow(message);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+});
+
 describe('mapping observability', () => {
   it.each(Object.entries(MAPPING_IDS))(
     '%s reports event, error and Kafka metrics, and system logs at the stage level',
@@ -417,6 +608,16 @@ describe('mapping observability', () => {
         LoggingConfig: { SystemLogLevel: 'WARN' },
       });
       expect(scram.resources[id]!.Properties.LoggingConfig).toEqual({ SystemLogLevel: 'DEBUG' });
+    },
+  );
+
+  it.each(Object.entries(SELF_MANAGED_MAPPING_IDS))(
+    '%s (self-managed Kafka) reports the same metrics and system logs',
+    (_, id) => {
+      expect(selfManaged.resources[id]!.Properties).toMatchObject({
+        MetricsConfig: { Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] },
+        LoggingConfig: { SystemLogLevel: 'WARN' },
+      });
     },
   );
 });
@@ -429,33 +630,65 @@ describe('alarms', () => {
       (props.Dimensions as Array<{ Name: string; Value: string }>).map((d) => [d.Name, d.Value]),
     );
 
-  it('are the lag of both mappings, dead letters, parked records and each function failing', () => {
-    expect(Object.keys(alarms(iam)).sort()).toEqual(
-      [
-        'ProcessOrdersOffsetLagAlarm',
-        'RepublishDlqOffsetLagAlarm',
-        'DeadLettersAlarm',
-        'ParkedAlarm',
-        ...FUNCTIONS.map((fn) => `${fn[0]!.toUpperCase()}${fn.slice(1)}ErrorsAlarm`),
-      ].sort(),
-    );
-  });
+  // Lambda reports OffsetLag per function, whatever the mapping's source: the alarms are
+  // the same for MSK and self-managed Kafka.
+  const VARIANTS = [
+    ['msk', () => iam],
+    ['selfManaged', () => selfManaged],
+  ] as const;
 
-  it.each([
-    ['ProcessOrdersOffsetLagAlarm', 'ProcessOrdersLambdaFunction'],
-    ['RepublishDlqOffsetLagAlarm', 'RepublishDlqLambdaFunction'],
-  ])("%s watches Lambda's OffsetLag of the mapping's function", (id, fnId) => {
-    const props = alarms(iam)[id];
+  it.each(VARIANTS)(
+    '(%s) are the lag of both mappings, dead letters, parked records and each function failing',
+    (_, t) => {
+      expect(Object.keys(alarms(t())).sort()).toEqual(
+        [
+          'ProcessOrdersOffsetLagAlarm',
+          'RepublishDlqOffsetLagAlarm',
+          'DeadLettersAlarm',
+          'ParkedAlarm',
+          ...FUNCTIONS.map((fn) => `${fn[0]!.toUpperCase()}${fn.slice(1)}ErrorsAlarm`),
+        ].sort(),
+      );
+    },
+  );
 
-    expect(props).toMatchObject({
-      Namespace: 'AWS/Lambda',
-      MetricName: 'OffsetLag',
-      Statistic: 'Maximum',
-      ComparisonOperator: 'GreaterThanThreshold',
-    });
-    expect(dimensions(props)).toEqual({ FunctionName: `ref:${fnId}` });
-    expect(Number(props.Threshold)).toBeGreaterThan(0);
-  });
+  it.each(
+    VARIANTS.flatMap(([variant, t]) => [
+      {
+        variant,
+        t,
+        id: 'ProcessOrdersOffsetLagAlarm',
+        fnId: 'ProcessOrdersLambdaFunction',
+        mapping:
+          variant === 'msk' ? MAPPING_IDS.processOrders : SELF_MANAGED_MAPPING_IDS.processOrders,
+      },
+      {
+        variant,
+        t,
+        id: 'RepublishDlqOffsetLagAlarm',
+        fnId: 'RepublishDlqLambdaFunction',
+        mapping:
+          variant === 'msk' ? MAPPING_IDS.republishDlq : SELF_MANAGED_MAPPING_IDS.republishDlq,
+      },
+    ]),
+  )(
+    "($variant) $id watches Lambda's OffsetLag of the mapping's function",
+    ({ t, id, fnId, mapping }) => {
+      const props = alarms(t())[id];
+
+      // the function the alarm names is the one the mapping invokes
+      expect(t().resources[mapping]!.Properties.FunctionName).toBe(`getatt:${fnId}.Arn`);
+
+      expect(props).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'OffsetLag',
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+      expect(dimensions(props)).toEqual({ FunctionName: `ref:${fnId}` });
+      expect(Number(props.Threshold)).toBeGreaterThan(0);
+    },
+  );
 
   it.each([
     ['DeadLettersAlarm', 'deadLettered', 'processOrders'],
@@ -477,27 +710,30 @@ describe('alarms', () => {
     expect(Number(props.Threshold)).toBeGreaterThanOrEqual(1);
   });
 
-  it.each(FUNCTIONS)('%s errors or throttles raise its alarm', (fn) => {
-    const fnId = `${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`;
-    const props = alarms(iam)[`${fn[0]!.toUpperCase()}${fn.slice(1)}ErrorsAlarm`];
-    const stats = (props.Metrics as Json[]).filter((m) => m.MetricStat);
+  it.each(VARIANTS.flatMap(([variant, t]) => FUNCTIONS.map((fn) => ({ variant, t, fn }))))(
+    '($variant) $fn errors or throttles raise its alarm',
+    ({ t, fn }) => {
+      const fnId = `${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`;
+      const props = alarms(t())[`${fn[0]!.toUpperCase()}${fn.slice(1)}ErrorsAlarm`];
+      const stats = (props.Metrics as Json[]).filter((m) => m.MetricStat);
 
-    expect(
-      stats.map((m) => [m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName]).sort(),
-    ).toEqual([
-      ['AWS/Lambda', 'Errors'],
-      ['AWS/Lambda', 'Throttles'],
-    ]);
-    for (const m of stats)
-      expect(dimensions(m.MetricStat.Metric)).toEqual({ FunctionName: `ref:${fnId}` });
-    const returned = (props.Metrics as Json[]).filter((m) => m.ReturnData !== false);
-    expect(returned).toHaveLength(1);
-    expect(returned[0].Expression).toMatch(/errors.*\+.*throttles/);
-    expect(props).toMatchObject({
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-    });
-  });
+      expect(
+        stats.map((m) => [m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName]).sort(),
+      ).toEqual([
+        ['AWS/Lambda', 'Errors'],
+        ['AWS/Lambda', 'Throttles'],
+      ]);
+      for (const m of stats)
+        expect(dimensions(m.MetricStat.Metric)).toEqual({ FunctionName: `ref:${fnId}` });
+      const returned = (props.Metrics as Json[]).filter((m) => m.ReturnData !== false);
+      expect(returned).toHaveLength(1);
+      expect(returned[0].Expression).toMatch(/errors.*\+.*throttles/);
+      expect(props).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    },
+  );
 
   it('notify the alarm topic when one is given, and nobody otherwise', () => {
     for (const props of Object.values(alarms(scram))) {
@@ -527,9 +763,64 @@ describe('idempotency table', () => {
 });
 
 describe('IAM', () => {
+  const cluster = (action: string) => `${action} ${CLUSTER}`;
+  const on = (kind: string, names: string[], ...actions: string[]) =>
+    actions.flatMap((a) => names.map((n) => `${a} ${kafkaArn(kind, n)}`));
+  const transactionalIds = (fn: Fn) =>
+    on(
+      'transactional-id',
+      [`${PREFIX}-${fn}-*`],
+      'kafka-cluster:DescribeTransactionalId',
+      'kafka-cluster:AlterTransactionalId',
+    );
+  const groups = (names: string[]) =>
+    on('group', names, 'kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup');
+  const reads = (topics: string[]) =>
+    on('topic', topics, 'kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData');
+  const writes = (topics: string[]) =>
+    on('topic', topics, 'kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData');
+  // The mapping's own (Lambda's MSK IAM page) and the handlers' transactional producers.
+  const mappingCluster = [
+    'kafka-cluster:Connect',
+    'kafka-cluster:DescribeClusterDynamicConfiguration',
+    'kafka-cluster:WriteDataIdempotently',
+  ].map(cluster);
+
+  // Everything each function (and its mapping) may do on the cluster, and nothing more.
+  const KAFKA_CLUSTER_GRANTS: Record<Fn, string[]> = {
+    produceOrders: [
+      ...['kafka-cluster:Connect', 'kafka-cluster:WriteDataIdempotently'].map(cluster),
+      ...writes(['orders']),
+      ...transactionalIds('produceOrders'),
+    ],
+    processOrders: [
+      ...mappingCluster,
+      ...reads(['orders']),
+      ...writes(['orders.processed', 'orders.dlq', 'orders.checkpoints']),
+      ...groups([`${PREFIX}-processOrders`, `${PREFIX}-processOrders.checkpoints`]),
+      ...transactionalIds('processOrders'),
+    ],
+    republishDlq: [
+      ...mappingCluster,
+      ...reads(['orders.dlq']),
+      ...writes(['orders', 'orders.parking-lot', 'orders.checkpoints']),
+      ...groups([`${PREFIX}-republishDlq`, `${PREFIX}-republishDlq.checkpoints`]),
+      // processOrders' checkpoints, read only: no AlterGroup, so it cannot commit there
+      ...on('group', [`${PREFIX}-processOrders.checkpoints`], 'kafka-cluster:DescribeGroup'),
+      ...transactionalIds('republishDlq'),
+    ],
+  };
+  const MSK_CONTROL_PLANE_GRANTS: Record<Fn, string[]> = {
+    produceOrders: [cluster('kafka:GetBootstrapBrokers')],
+    processOrders: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'].map(cluster),
+    republishDlq: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'].map(cluster),
+  };
+  const FUNCTIONS_ = Object.keys(ROLES) as Fn[];
+
   it.each([
     ['iam', () => iam],
     ['scram', () => scram],
+    ['selfManaged', () => selfManaged],
   ])(
     '(%s) grants no action "*" and no resource "*" beyond the network actions AWS allows only there',
     (_, t) => {
@@ -550,52 +841,58 @@ describe('IAM', () => {
     },
   );
 
-  it('attaches no managed policy but the VPC one (and the SCRAM one when used)', () => {
-    const managed = (t: ReturnType<typeof resolveTemplate>) =>
-      t.resources.IamRoleLambdaExecution!.Properties.ManagedPolicyArns as string[];
-
-    expect(managed(iam)).toEqual([VPC_ACCESS_POLICY]);
-    expect(managed(scram).sort()).toEqual(['ref:KafkaScramSecretAccess', VPC_ACCESS_POLICY].sort());
-    expect(iam.resources).not.toHaveProperty('KafkaScramSecretAccess');
+  it.each(FUNCTIONS_)('%s grants exactly its own topics, groups and transactional ids', (fn) => {
+    expect(grants(iam, fn, 'kafka-cluster:')).toEqual([...KAFKA_CLUSTER_GRANTS[fn]].sort());
+    expect(grants(iam, fn, 'kafka:')).toEqual([...MSK_CONTROL_PLANE_GRANTS[fn]].sort());
   });
 
-  it('scopes cluster and control-plane actions to the one cluster', () => {
-    expect(bySid(iam, 'MskControlPlane')).toMatchObject({
-      Action: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
-      Resource: CLUSTER,
-    });
-    expect(asList(bySid(iam, 'KafkaCluster').Resource)).toEqual([CLUSTER]);
-    expect(bySid(iam, 'KafkaCluster').Action).toContain('kafka-cluster:Connect');
+  it("matches the names the handlers use, and no other function's", async () => {
+    const { functionPrefix, readPipelineConfig } = await import('../../../src/lib/config.ts');
+    const { transactionalIdFor } = await import('../../../src/lib/delivery/processBatch.ts');
+    const config = readPipelineConfig({ SERVICE_NAME: 'msk-order-pipeline', STAGE });
+    // IAM's `*` matches any run of characters
+    const allows = (fn: Fn, action: string, arn: string) =>
+      grants(iam, fn, action).some((g) => {
+        const pattern = g.slice(action.length + 1).replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+        return new RegExp(`^${pattern.replaceAll('*', '.*')}$`).test(arn);
+      });
+    const txn = 'kafka-cluster:AlterTransactionalId';
+    const used: Array<[Fn, string]> = [
+      ['produceOrders', `${functionPrefix(config, 'produceOrders')}-0a1b2c3d4e5f`],
+      ['processOrders', transactionalIdFor(functionPrefix(config, 'processOrders'), 'orders', 2)],
+      ['republishDlq', transactionalIdFor(functionPrefix(config, 'republishDlq'), 'orders.dlq', 0)],
+    ];
+    for (const [owner, id] of used)
+      for (const fn of FUNCTIONS_)
+        expect(allows(fn, txn, kafkaArn('transactional-id', id)), `${fn} may use ${id}`).toBe(
+          fn === owner,
+        );
+
+    const group = 'kafka-cluster:AlterGroup';
+    for (const fn of ['processOrders', 'republishDlq'] as const) {
+      const mapping = iam.resources[MAPPING_IDS[fn]]!.Properties;
+      const mappingGroup = mapping.AmazonManagedKafkaEventSourceConfig.ConsumerGroupId;
+      const checkpoints = `${functionPrefix(config, fn)}.checkpoints`;
+      for (const other of FUNCTIONS_)
+        for (const g of [mappingGroup, checkpoints])
+          expect(allows(other, group, kafkaArn('group', g)), `${other} joins ${g}`).toBe(
+            other === fn,
+          );
+      // the mapping writes its on-failure records with the function's role
+      const destination = mapping.DestinationConfig.OnFailure.Destination.slice('kafka://'.length);
+      expect(allows(fn, 'kafka-cluster:WriteData', kafkaArn('topic', destination))).toBe(true);
+    }
   });
 
-  it('scopes data-plane actions to the pipeline topics, groups and transactional ids', () => {
-    const topics = (sid: string) => asList(bySid(iam, sid).Resource).sort();
-
-    expect(topics('KafkaTopicsRead')).toEqual(
-      ['orders', 'orders.checkpoints', 'orders.dlq'].map((t) => kafkaArn('topic', t)),
-    );
-    expect(topics('KafkaTopicsWrite')).toEqual(
-      ['orders', 'orders.checkpoints', 'orders.dlq', 'orders.parking-lot', 'orders.processed'].map(
-        (t) => kafkaArn('topic', t),
-      ),
-    );
-    expect(bySid(iam, 'KafkaGroups')).toMatchObject({
-      Action: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
-      Resource: [kafkaArn('group', `${PREFIX}-*`)],
-    });
-    expect(bySid(iam, 'KafkaTransactionalIds')).toMatchObject({
-      Action: ['kafka-cluster:DescribeTransactionalId', 'kafka-cluster:AlterTransactionalId'],
-      Resource: [kafkaArn('transactional-id', `${PREFIX}-*`)],
-    });
-    for (const s of allStatements(iam).filter((s) =>
-      asList(s.Action).some((a) => a.startsWith('kafka-cluster:')),
-    ))
-      for (const r of asList(s.Resource))
-        expect(r.startsWith(`arn:aws:kafka:${REGION}:${ACCOUNT}:`)).toBe(true);
+  it('gives kafka-cluster permissions only with IAM auth, and the control plane with any MSK auth', () => {
+    for (const fn of FUNCTIONS_) {
+      expect(grants(scram, fn, 'kafka-cluster:'), fn).toEqual([]);
+      expect(grants(scram, fn, 'kafka:'), fn).toEqual([...MSK_CONTROL_PLANE_GRANTS[fn]].sort());
+    }
   });
 
-  it('limits DynamoDB to item reads and writes on the idempotency table', () => {
-    expect(bySid(iam, 'IdempotencyTable')).toMatchObject({
+  it('gives the table to produceOrders alone, item reads and writes only', () => {
+    expect(bySid(iam, 'produceOrders', 'IdempotencyTable')).toMatchObject({
       Action: [
         'dynamodb:GetItem',
         'dynamodb:PutItem',
@@ -604,25 +901,53 @@ describe('IAM', () => {
       ],
       Resource: 'getatt:IdempotencyTable.Arn',
     });
+    for (const fn of ['processOrders', 'republishDlq'] as const)
+      expect(grants(iam, fn, 'dynamodb:'), fn).toEqual([]);
   });
 
-  it('reads the SCRAM secret, and decrypts through Secrets Manager only, when kafkaAuth is scram', () => {
-    const secretActions = (t: ReturnType<typeof resolveTemplate>) =>
-      allStatements(t).filter((s) =>
-        asList(s.Action).some((a) => /^(secretsmanager|kms):/.test(a)),
+  it.each(FUNCTIONS_)('%s writes logs to its own log group only', (fn) => {
+    expect(grants(iam, fn, 'logs:')).toEqual(
+      ['logs:CreateLogStream', 'logs:PutLogEvents']
+        .map(
+          (a) => `${a} arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/${PREFIX}-${fn}:*`,
+        )
+        .sort(),
+    );
+  });
+
+  it('gives the network actions of a mapping to the Kafka-triggered functions only', () => {
+    const ec2 = (fn: Fn) => grants(iam, fn, 'ec2:').map((g) => g.split(' ')[0]);
+
+    expect(ec2('produceOrders').sort()).toEqual([...FUNCTION_NETWORK_ACTIONS].sort());
+    for (const fn of ['processOrders', 'republishDlq'] as const)
+      expect(ec2(fn).sort()).toEqual(
+        [...FUNCTION_NETWORK_ACTIONS, ...MAPPING_NETWORK_ACTIONS].sort(),
       );
-
-    expect(secretActions(iam)).toEqual([]);
-    expect(bySid(scram, 'ScramSecret')).toMatchObject({
-      Action: 'secretsmanager:GetSecretValue',
-      Resource: SCRAM_SECRET,
-    });
-    expect(bySid(scram, 'ScramSecretKey')).toMatchObject({
-      Action: 'kms:Decrypt',
-      Resource: SCRAM_KEY,
-      Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` } },
-    });
+    for (const fn of FUNCTIONS_)
+      expect(roleOf(iam, fn).ManagedPolicyArns ?? [], `${fn} managed policies`).toEqual([]);
   });
+
+  it.each(FUNCTIONS_)(
+    '%s reads the SCRAM secret, and decrypts through Secrets Manager only, when kafkaAuth is scram',
+    (fn) => {
+      const secretActions = (t: Resolved) =>
+        roleStatements(t, fn).filter((s) =>
+          asList(s.Action).some((a) => /^(secretsmanager|kms):/.test(a)),
+        );
+
+      expect(secretActions(iam)).toEqual([]);
+      expect(iam.resources).not.toHaveProperty('KafkaScramSecretAccess');
+      expect(bySid(scram, fn, 'ScramSecret')).toMatchObject({
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: SCRAM_SECRET,
+      });
+      expect(bySid(scram, fn, 'ScramSecretKey')).toMatchObject({
+        Action: 'kms:Decrypt',
+        Resource: SCRAM_KEY,
+        Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` } },
+      });
+    },
+  );
 });
 
 describe('bundles', () => {
@@ -664,6 +989,7 @@ describe('cfn-lint', () => {
   it.each([
     ['iam', () => iamDir],
     ['scram', () => scramDir],
+    ['selfManaged', () => selfManagedDir],
   ])(
     'finds no error in the %s template',
     (_, dir) => {

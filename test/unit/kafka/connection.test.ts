@@ -138,6 +138,21 @@ describe('readConnectionSettings', () => {
   });
 
   it.each([
+    ['a secret name', 'orders-kafka'],
+    ['a secret ARN', SECRET_ARN.replace('AmazonMSK_', '')],
+  ])('takes %s of any name for self-managed brokers (only MSK wants AmazonMSK_)', (_, secret) => {
+    // Act
+    const settings = readConnectionSettings({
+      KAFKA_BROKERS: 'kafka-1.orders.internal:9096,kafka-2.orders.internal:9096',
+      KAFKA_SCRAM_SECRET_ARN: secret,
+      AWS_REGION: 'eu-west-1',
+    });
+
+    // Assess
+    expect(settings).toMatchObject({ auth: 'scram', tls: true, scramSecretId: secret });
+  });
+
+  it.each([
     ['no broker and no cluster', {}, 'set KAFKA_BROKERS (host:port,...) or MSK_CLUSTER_ARN'],
     ['an empty broker list', { KAFKA_BROKERS: ' , ' }, 'KAFKA_BROKERS is set but lists no broker'],
     ['a broker without port', { KAFKA_BROKERS: 'localhost' }, '"localhost" is not host:port'],
@@ -178,18 +193,18 @@ describe('readConnectionSettings', () => {
       'KAFKA_AUTH=scram needs KAFKA_SCRAM_SECRET_ARN',
     ],
     [
-      'a secret name without the MSK prefix',
+      'a secret name without the MSK prefix, on MSK',
       {
-        KAFKA_BROKERS: 'localhost:9092',
+        MSK_CLUSTER_ARN: CLUSTER_ARN,
         KAFKA_SCRAM_SECRET_ARN: 'orders-scram',
         AWS_REGION: 'us-east-1',
       },
       'MSK only accepts SCRAM secrets whose name starts with "AmazonMSK_"',
     ],
     [
-      'a secret ARN without the MSK prefix',
+      "a secret ARN without the MSK prefix, for MSK's brokers",
       {
-        KAFKA_BROKERS: 'localhost:9092',
+        KAFKA_BROKERS: 'b-1.orders.abc123.c2.kafka.eu-west-1.amazonaws.com:9096',
         KAFKA_SCRAM_SECRET_ARN: SECRET_ARN.replace('AmazonMSK_', ''),
       },
       'starts with "AmazonMSK_"',
