@@ -413,7 +413,9 @@ export class KafkaClient {
           const e = error as { retriable?: boolean; type?: string };
           const retriable = e.retriable === true && e.type !== 'UNKNOWN_TOPIC_OR_PARTITION';
           if (!retriable || attempt >= 5) {
-            this.#admin = undefined;
+            // closed, not only forgotten: an orphaned connection would hold the process
+            // (under `invoke local`) until the broker drops idle connections, 10 minutes
+            this.#resetAdmin();
             throw toPipelineError(error, `committed offsets of ${groupId} on ${topic}`);
           }
           await new Promise((r) => setTimeout(r, 100 * attempt));
