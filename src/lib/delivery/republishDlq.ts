@@ -326,9 +326,10 @@ export type RepublishOutcomeDetail =
   /** An on-failure envelope of a record whose result had committed: nothing to do. */
   | { action: 'drop'; reason: 'ALREADY_PROCESSED'; attempts: number; gaveUpOn: RecordPosition };
 
-/** The outcome detail of a republish or park decision. */
+/** The outcome detail of a republish or park decision (with what the checkpoint said, for an envelope). */
 const outcomeDetail = (
   decision: Exclude<RepublishDecision, { action: 'wait' }>,
+  checkpoint?: OffsetStatus,
 ): RepublishOutcomeDetail =>
   decision.action === 'republish'
     ? {
@@ -336,6 +337,7 @@ const outcomeDetail = (
         attempts: decision.attempts,
         topic: decision.message.topic,
         source: decision.source,
+        ...(checkpoint === undefined ? {} : { checkpoint }),
       }
     : { action: 'park', reason: decision.reason, attempts: decision.attempts };
 
@@ -475,16 +477,7 @@ export const createRepublishDlqHandler = (deps: RepublishDlqDeps) => {
               gaveUpOn: decision.gaveUpOn,
             },
           };
-        return {
-          messages: [decision.message],
-          detail: {
-            action: 'republish',
-            attempts: decision.attempts,
-            topic: decision.message.topic,
-            source: decision.source,
-            checkpoint: status,
-          },
-        };
+        return { messages: [decision.message], detail: outcomeDetail(decision, status) };
       }
       return { messages: [decision.message], detail: outcomeDetail(decision) };
     };
