@@ -589,7 +589,7 @@ describe('no loss, no duplicate under faults', () => {
         `  phases (s) ${phases.join(', ')}`,
         `  mappings   orders: ${esm(ordersMapping)}; dlq: ${esm(dlqMapping)}`,
         `  warnings   ${warnings.length}${warnings.length ? `, e.g. ${[...new Set(warnings.map((w) => w.slice(0, 140)))].slice(0, 3).join(' | ')}` : ''}`,
-        `  topics     processed ${balance.results}, dlq ${balance.dlqRecords} (${balance.envelopes} on-failure envelopes: ${balance.envelopesOfProcessed} of processed orders, not copied; ${balance.rerouted} rerouted valid), republished ${balance.republishedCopies}, parked ${balance.parked} (${balance.parkedEarly} early by the DLQ mapping)`,
+        `  topics     processed ${balance.results}, dlq ${balance.dlqRecords} (${balance.envelopes} on-failure envelopes: ${balance.envelopesOfProcessed} of processed records, not copied; ${balance.rerouted} rerouted valid), republished ${balance.republishedCopies}, parked ${balance.parked} (${balance.parkedEarly} early by the DLQ mapping)`,
         `  balance    lost ${balance.lost}, duplicated ${balance.duplicated}, misplaced ${balance.misplaced.length}`,
         ...[...balance.inputProblems, ...balance.missing, ...balance.extra, ...balance.misplaced]
           .slice(0, 10)

@@ -48,7 +48,7 @@ export interface Balance {
   results: number;
   /** Valid orders whose record the mapping gave up on (AWS on-failure envelope) and that a republished copy completed. */
   rerouted: number;
-  /** Valid orders whose record the mapping gave up on after its result committed: the envelope was not republished. */
+  /** Records the mapping gave up on after their outcome (a result, or a dead letter of a poison record) committed: the envelope must not be republished. */
   envelopesOfProcessed: number;
   /** Parked through the DLQ mapping's own on-failure destination (its retries ran out), before the last attempt. */
   parkedEarly: number;
@@ -260,7 +260,15 @@ export const deliveryBalance = (input: BalanceInput): Balance => {
     if (early) parkedEarly++;
     const lastAttempt = early ? early.attempts : planned.kind === 'oversize' ? 1 : maxAttempts;
     for (let attempt = 1; attempt <= lastAttempt; attempt++) {
-      const n = letters.filter((l) => l.attempts === attempt).length;
+      const atAttempt = letters.filter((l) => l.attempts === attempt);
+      const written = atAttempt.filter((l) => !l.envelope).length;
+      const envelopesHere = atAttempt.length - written;
+      // The handler dead-lettered it and then the mapping gave up on it too (the
+      // invocation failed after its commit): republishDlq must drop that envelope,
+      // which the copies of the next attempt show. Without the handler's dead letter
+      // the envelope stands in for it.
+      if (written > 0) envelopesOfProcessed += envelopesHere;
+      const n = written > 0 ? written : envelopesHere;
       if (n === 0) missing.push(`${planned.key} (${at}) attempt ${attempt} not in the DLQ`);
       for (let i = 1; i < n; i++)
         extra.push(`${planned.key} (${at}) attempt ${attempt} again in the DLQ`);

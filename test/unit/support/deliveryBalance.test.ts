@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DLQ_HEADERS } from '../../../src/lib/delivery/deadLetter.ts';
+import { buildOnFailureEnvelope } from '../../../src/lib/events/onFailureEnvelope.ts';
 import { type BalanceInput, deliveryBalance } from '../../support/deliveryBalance.ts';
 import type { KcatRecord } from '../../support/kcat.ts';
 
@@ -42,6 +43,24 @@ const deadLetter = (topic: string, at: number, origin: number, attempts: number)
     [DLQ_HEADERS.attempts]: String(attempts),
     [DLQ_HEADERS.errorCode]: 'NOT_JSON',
   });
+
+/** The AWS on-failure envelope the mapping writes to the DLQ when it gives up on orders 0:`offset`. */
+const envelope = (at: number, offset: number, value: string) =>
+  record(
+    'orders.dlq',
+    0,
+    at,
+    'poison-1',
+    JSON.stringify(
+      buildOnFailureEnvelope({
+        record: { topic: 'orders', partition: 0, offset, key: 'poison-1', value },
+        bootstrapServers: '127.0.0.1:9092',
+        requestId: 'r-1',
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:processOrders',
+        approximateInvokeCount: 3,
+      }),
+    ),
+  );
 
 /** Two valid orders and one poison record through max 2 attempts: a clean run. */
 const cleanRun = (): BalanceInput => ({
@@ -117,5 +136,33 @@ describe('deliveryBalance', () => {
     expect(deliveryBalance(run).misplaced).toEqual([
       'valid order o-2 (0:1) dead-lettered at attempt 1',
     ]);
+  });
+
+  it('takes an envelope of a poison record already dead-lettered as that, and fails when it was copied too', () => {
+    // the handler dead-lettered poison-1, then the invocation failed and every retry too
+    const dropped = cleanRun();
+    dropped.dlq = [...dropped.dlq, envelope(2, 2, 'not json')];
+    const balance = deliveryBalance(dropped);
+    expect({ duplicated: balance.duplicated, extra: balance.extra }).toEqual({
+      duplicated: 0,
+      extra: [],
+    });
+    expect(balance.envelopesOfProcessed).toBe(1);
+    // republishDlq copied it anyway: attempt 2 twice in orders
+    const copied = cleanRun();
+    copied.dlq = [...copied.dlq, envelope(2, 2, 'not json')];
+    copied.orders = [...copied.orders, { ...copied.orders[3]!, offset: 4 }];
+    expect(deliveryBalance(copied).extra).toEqual(['poison-1 (0:2) attempt 2 republished again']);
+  });
+
+  it('takes an envelope of a poison record the handler never saw as its first dead letter', () => {
+    const run = cleanRun();
+    run.dlq = [envelope(0, 2, 'not json'), ...run.dlq.slice(1)];
+    const balance = deliveryBalance(run);
+    expect({ lost: balance.lost, duplicated: balance.duplicated }).toEqual({
+      lost: 0,
+      duplicated: 0,
+    });
+    expect(balance.envelopesOfProcessed).toBe(0);
   });
 });
