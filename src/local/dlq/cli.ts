@@ -26,8 +26,8 @@ import {
   parseCoordinate,
   parseReplayId,
   parseTime,
-  selectionDigest,
 } from './parked.ts';
+import { selectionDigest } from './replayMarker.ts';
 import {
   type DlqToolDeps,
   readParked,

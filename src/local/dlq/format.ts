@@ -10,10 +10,9 @@ import {
   type DisplayBytes,
   decodeText,
   displayBytes,
-  markerCoordinates,
   type ParkedRecord,
-  type ReplayMarker,
 } from './parked.ts';
+import { markerCoordinates, type ReplayMarker } from './replayMarker.ts';
 import type { ReadResult, ReplayResult } from './tool.ts';
 
 const bytesOrNull = (b: Buffer | null): DisplayBytes | null =>

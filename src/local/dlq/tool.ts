@@ -26,19 +26,21 @@ import {
 import type { OutboundMessage } from '../../lib/kafka/types.ts';
 import {
   coordinateOf,
-  decodeMarker,
   describeParked,
-  encodeMarker,
-  markerCoordinates,
   matchesFilter,
   type ParkedFilter,
   type ParkedRecord,
   planReplay,
-  type ReplayMarker,
   replayMessage,
   type SkippedRecord,
-  selectionDigest,
 } from './parked.ts';
+import {
+  decodeMarker,
+  encodeMarker,
+  markerCoordinates,
+  type ReplayMarker,
+  selectionDigest,
+} from './replayMarker.ts';
 
 /** Which stored topics to read. */
 export const SOURCES = ['parking-lot', 'dlq', 'all'] as const;

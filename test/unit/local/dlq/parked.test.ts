@@ -8,11 +8,7 @@ import type { StoredRecord } from '../../../../src/lib/kafka/reader.ts';
 import type { OutboundMessage } from '../../../../src/lib/kafka/types.ts';
 import { formatList, formatReplay, formatShow } from '../../../../src/local/dlq/format.ts';
 import {
-  decodeMarker,
   describeParked,
-  encodeMarker,
-  MARKER_METADATA_MAX,
-  markerCoordinates,
   matchesFilter,
   type ParkedRecord,
   parseCoordinate,
@@ -21,8 +17,14 @@ import {
   planReplay,
   REPLAY_HEADERS,
   replayMessage,
-  selectionDigest,
 } from '../../../../src/local/dlq/parked.ts';
+import {
+  decodeMarker,
+  encodeMarker,
+  MARKER_METADATA_MAX,
+  markerCoordinates,
+  selectionDigest,
+} from '../../../../src/local/dlq/replayMarker.ts';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
