@@ -10,13 +10,9 @@ import { PoisonRecordError } from '../../src/lib/errors.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { createProduceOrdersHandler } from '../../src/lib/producer/produceOrders.ts';
 import { instrumentHandler } from '../../src/lib/telemetry/instrument.ts';
-import {
-  deliveryTelemetry,
-  getTracing,
-  producerSpan,
-  type Tracing,
-  withTelemetry,
-} from '../../src/lib/telemetry/tracing.ts';
+import { deliveryTelemetry, producerSpan } from '../../src/lib/telemetry/spans.ts';
+import { getTracing, type Tracing } from '../../src/lib/telemetry/tracing.ts';
+import { withTelemetry } from '../../src/lib/telemetry/withTelemetry.ts';
 import { orderFixture } from '../support/fixtures.ts';
 import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
 import { kcatRead } from '../support/kcat.ts';

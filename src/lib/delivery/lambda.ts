@@ -16,7 +16,7 @@ import {
   instrumentHandler,
 } from '../telemetry/instrument.ts';
 import { outcomeLogger } from '../telemetry/logger.ts';
-import { deliveryTelemetry } from '../telemetry/tracing.ts';
+import { deliveryTelemetry } from '../telemetry/spans.ts';
 import {
   batchTotals,
   type DeliveryTelemetry,

@@ -7,6 +7,7 @@ import type {
   OutboundMessage,
   TransactionalCheckpoint,
 } from '../kafka/types.ts';
+import { withPropagation } from '../telemetry/propagation.ts';
 import {
   advanceCheckpoint,
   type CheckpointState,
@@ -217,31 +218,6 @@ export const processPartition = async <TDetail = unknown>(
   } finally {
     span?.end(result ?? emptyResult(batch));
   }
-};
-
-const TRACE_HEADERS = new Set(['traceparent', 'tracestate']);
-
-/**
- * The messages with the partition span's trace context on them. A carried `traceparent`
- * or `tracestate` (any spelling of the name) is replaced by the propagation's; when the
- * propagation names a new parent without a `tracestate` of its own, a carried
- * `tracestate` is dropped: it belongs to the other trace (W3C Trace Context).
- */
-export const withPropagation = (
-  messages: OutboundMessage[],
-  propagation: Readonly<Record<string, string>> | undefined,
-): OutboundMessage[] => {
-  if (!propagation || Object.keys(propagation).length === 0) return messages;
-  const replaced = new Set(Object.keys(propagation).map((name) => name.toLowerCase()));
-  if (replaced.has('traceparent')) replaced.add('tracestate');
-  return messages.map((m) => {
-    const headers: NonNullable<OutboundMessage['headers']> = {};
-    for (const [name, value] of Object.entries(m.headers ?? {})) {
-      const lower = name.toLowerCase();
-      if (!(TRACE_HEADERS.has(lower) && replaced.has(lower))) headers[name] = value;
-    }
-    return { ...m, headers: { ...headers, ...propagation } };
-  });
 };
 
 const stopped = (

@@ -30,7 +30,8 @@ import {
 import type { PlacedMessage, TransactionalProducerOptions } from '../kafka/client.ts';
 import type { OutboundMessage } from '../kafka/types.ts';
 import { type Order, safeParseOrder } from '../orders/schema.ts';
-import { producerSpan, type Tracing } from '../telemetry/tracing.ts';
+import { producerSpan } from '../telemetry/spans.ts';
+import type { Tracing } from '../telemetry/tracing.ts';
 
 /** What a direct invoke sends. `orders` are order inputs, validated here. */
 export interface ProduceOrdersRequest {

@@ -41,6 +41,14 @@ export {
   PipelineMetrics,
   type PipelineMetricsOptions,
 } from './metrics.ts';
+export { extractContext, injectContext, withPropagation } from './propagation.ts';
+export {
+  type DeliveryTelemetryOptions,
+  deliveryTelemetry,
+  type ProducerSpan,
+  type ProducerSpanOptions,
+  producerSpan,
+} from './spans.ts';
 export {
   formatTraceparent,
   parseTraceparent,
@@ -53,20 +61,12 @@ export {
 export {
   createTracing,
   DEFAULT_FLUSH_TIMEOUT_MS,
-  type DeliveryTelemetryOptions,
-  deliveryTelemetry,
-  extractContext,
   getTracing,
-  type InvocationTelemetry,
-  injectContext,
   NOOP_TRACING,
   otlpTracesUrl,
-  type ProducerSpan,
-  type ProducerSpanOptions,
-  producerSpan,
   type Tracing,
   type TracingOptions,
   type TracingProvider,
   tracingEnabled,
-  withTelemetry,
 } from './tracing.ts';
+export { type InvocationTelemetry, withTelemetry } from './withTelemetry.ts';

@@ -10,7 +10,8 @@ import type { Context as LambdaContext } from 'aws-lambda';
 import { safeMessage } from '../errors.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics, type PipelineMetrics } from './metrics.ts';
-import { getTracing, NOOP_TRACING, type Tracing, withTelemetry } from './tracing.ts';
+import { getTracing, NOOP_TRACING, type Tracing } from './tracing.ts';
+import { withTelemetry } from './withTelemetry.ts';
 
 /** What a handler's builder gets: the container's tracing (resolved), logger and metrics. */
 export interface HandlerTelemetry {

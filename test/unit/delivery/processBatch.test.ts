@@ -12,7 +12,6 @@ import {
   type PartitionWriter,
   processBatch,
   type RecordOutcome,
-  withPropagation,
 } from '../../../src/lib/delivery/processBatch.ts';
 import { PoisonRecordError, RetriableError } from '../../../src/lib/errors.ts';
 import type { DecodedRecord, PartitionBatch } from '../../../src/lib/events/types.ts';
@@ -430,54 +429,5 @@ describe('processBatch: deadlines and partitions that move', () => {
       'processed',
       'unprocessed',
     ]);
-  });
-});
-
-describe('withPropagation', () => {
-  const carried = (): OutboundMessage => ({
-    topic: 'orders.processed',
-    key: 'k',
-    value: 'v',
-    headers: {
-      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-      tracestate: 'vendor=old',
-      'x-tenant': 'acme',
-    },
-  });
-  const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-
-  it('drops a carried tracestate when the propagation brings a traceparent without one', () => {
-    const [m] = withPropagation([carried()], { traceparent: parent });
-    expect(m!.headers).toEqual({ traceparent: parent, 'x-tenant': 'acme' });
-  });
-
-  it('replaces a carried tracestate with the propagation’s own', () => {
-    const [m] = withPropagation([carried()], { traceparent: parent, tracestate: 'vendor=new' });
-    expect(m!.headers).toEqual({
-      traceparent: parent,
-      tracestate: 'vendor=new',
-      'x-tenant': 'acme',
-    });
-  });
-
-  it('replaces carried trace headers whatever their spelling', () => {
-    const message: OutboundMessage = {
-      topic: 't',
-      key: null,
-      value: null,
-      headers: { TraceParent: 'x', TraceState: 'y', other: 'z' },
-    };
-    const [m] = withPropagation([message], { traceparent: parent });
-    expect(m!.headers).toEqual({ traceparent: parent, other: 'z' });
-  });
-
-  it('leaves messages untouched without a propagation (tracing off)', () => {
-    const messages = [carried()];
-    expect(withPropagation(messages, {})).toBe(messages);
-    expect(withPropagation(messages, undefined)).toBe(messages);
-    expect(
-      withPropagation([{ topic: 't', key: null, value: null }], { traceparent: parent })[0]!
-        .headers,
-    ).toEqual({ traceparent: parent });
   });
 });

@@ -2,13 +2,13 @@ import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { extractContext, injectContext } from '../../../src/lib/telemetry/propagation.ts';
 import {
   formatTraceparent,
   parseTraceparent,
   randomTraceparent,
   recordTraceparent,
 } from '../../../src/lib/telemetry/traceparent.ts';
-import { extractContext, injectContext } from '../../../src/lib/telemetry/tracing.ts';
 
 const reference = new W3CTraceContextPropagator();
 const getter = {
