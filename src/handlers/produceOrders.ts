@@ -9,13 +9,11 @@
  * at init and is awaited by the first invocation (no top-level `await`).
  */
 import { readPipelineConfig } from '../lib/config.ts';
+import { readIdempotencySettings } from '../lib/intake/idempotency.ts';
+import { createProduceOrdersHandler } from '../lib/intake/produceOrders.ts';
+import { produceOutcomeReporter } from '../lib/intake/produceOutcome.ts';
 import { closeAfterEachInvocationWhenLocal, kafkaFromEnvironment } from '../lib/kafka/index.ts';
-import {
-  createProduceOrdersHandler,
-  readIdempotencySettings,
-} from '../lib/producer/produceOrders.ts';
 import { instrumentHandler } from '../lib/telemetry/instrument.ts';
-import { produceOutcomeReporter } from '../lib/telemetry/produceOutcome.ts';
 
 const FUNCTION_NAME = 'produceOrders';
 const config = readPipelineConfig();

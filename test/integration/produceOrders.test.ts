@@ -8,14 +8,14 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PipelineConfig, readPipelineConfig } from '../../src/lib/config.ts';
 import { InvalidRequestError, PipelineError } from '../../src/lib/errors.ts';
-import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import {
-  createProduceOrdersHandler,
   type IdempotencySettings,
-  type ProduceOrdersResult,
   RequestInProgressError,
   readIdempotencySettings,
-} from '../../src/lib/producer/produceOrders.ts';
+} from '../../src/lib/intake/idempotency.ts';
+import { createProduceOrdersHandler } from '../../src/lib/intake/produceOrders.ts';
+import type { ProduceOrdersResult } from '../../src/lib/intake/request.ts';
+import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { httpEvent, orderFixture } from '../support/fixtures.ts';
 import { type KcatRecord, kcatRead } from '../support/kcat.ts';
 import { awsEndpoint, kafkaBrokers, uniqueName } from '../support/stackEnv.ts';

@@ -11,18 +11,22 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
 import { InvalidRequestError, PipelineError, RetriableError } from '../../../src/lib/errors.ts';
-import type { PlacedMessage } from '../../../src/lib/kafka/client.ts';
-import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
+import { newTraceparent } from '../../../src/lib/intake/emit.ts';
 import {
-  createProduceOrdersHandler,
   IdempotencyKeyReusedError,
-  newTraceparent,
-  type ProduceOrdersDeps,
-  type ProduceOrdersResult,
   RequestInProgressError,
   readIdempotencySettings,
+} from '../../../src/lib/intake/idempotency.ts';
+import {
+  createProduceOrdersHandler,
+  type ProduceOrdersDeps,
+} from '../../../src/lib/intake/produceOrders.ts';
+import {
+  type ProduceOrdersResult,
   validateProduceRequest,
-} from '../../../src/lib/producer/produceOrders.ts';
+} from '../../../src/lib/intake/request.ts';
+import type { PlacedMessage } from '../../../src/lib/kafka/client.ts';
+import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
 import { createTracing, NOOP_TRACING } from '../../../src/lib/telemetry/tracing.ts';
 import { httpEvent, orderFixture } from '../../support/fixtures.ts';
 

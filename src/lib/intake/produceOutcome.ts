@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { safeMessage } from '../errors.ts';
-import type { ProduceOutcome } from '../producer/produceOrders.ts';
-import type { PipelineMetrics } from './metrics.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import type { ProduceOutcome } from './produceOrders.ts';
 
 /**
  * Logs and counts each produceOrders request: `emitted` and `replayed` count orders,

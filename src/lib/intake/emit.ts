@@ -1,0 +1,107 @@
+/**
+ * Emitting a validated request: every order to the orders topic in ONE Kafka
+ * transaction (all or none), each with a `traceparent`, one transaction at a time.
+ */
+import { randomBytes } from 'node:crypto';
+import type { PlacedMessage, TransactionalProducerOptions } from '../kafka/client.ts';
+import type { OutboundMessage } from '../kafka/types.ts';
+import type { Order } from '../orders/schema.ts';
+import { producerSpan } from '../telemetry/spans.ts';
+import type { Tracing } from '../telemetry/tracing.ts';
+import type { ProduceOrdersResult } from './request.ts';
+
+/** Only what produceOrders needs of the Kafka client (a `KafkaClient` fits). */
+export interface OrderWriter {
+  write(messages: OutboundMessage[]): Promise<PlacedMessage[]>;
+}
+export interface ProduceOrdersKafka {
+  transactionalProducer(
+    transactionalId: string,
+    options?: TransactionalProducerOptions,
+  ): { producer: OrderWriter };
+}
+
+/** Random lowercase hex of `bytes` bytes, never all zeros. */
+export const randomHex = (bytes: number): string => {
+  for (;;) {
+    const hex = randomBytes(bytes).toString('hex');
+    // W3C trace context: an all-zero trace id or span id is invalid.
+    if (!/^0+$/.test(hex)) return hex;
+  }
+};
+
+/**
+ * A new W3C `traceparent` (version 00, random trace id and span id, sampled): what an
+ * order carries when the handler is built without `tracing`.
+ *
+ * @example
+ * newTraceparent(); // '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+ */
+export const newTraceparent = (): string => `00-${randomHex(16)}-${randomHex(8)}-01`;
+
+export interface OrderEmitterOptions {
+  /** The orders topic. */
+  topic: string;
+  /** The Kafka client, created on first use and kept for warm invocations. */
+  kafka: () => Promise<ProduceOrdersKafka>;
+  transactionalId: string;
+  producerOptions: TransactionalProducerOptions;
+  /** See `ProduceOrdersDeps.tracing`. */
+  tracing?: Tracing;
+  now: () => Date;
+}
+
+/**
+ * A function that writes a request's orders in one transaction and says where each
+ * landed. Calls run one at a time: one transaction at a time per producer; Lambda sends
+ * one request at a time per container, local tools may not.
+ *
+ * @example
+ * const emit = orderEmitter({ topic: 'orders', kafka, transactionalId, producerOptions: {}, now: () => new Date() });
+ * const { orders } = await emit(validOrders); // [{ orderId, partition, offset }]
+ */
+export const orderEmitter = (
+  options: OrderEmitterOptions,
+): ((orders: Order[]) => Promise<ProduceOrdersResult>) => {
+  const { topic, transactionalId, producerOptions } = options;
+  let tail: Promise<unknown> = Promise.resolve();
+  const exclusively = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => {});
+    return run;
+  };
+
+  return async (orders) => {
+    const timestamp = String(options.now().getTime());
+    const span = options.tracing
+      ? producerSpan(options.tracing, { topic, messageCount: orders.length })
+      : undefined;
+    const messages: OutboundMessage[] = orders.map((order) => ({
+      topic,
+      key: order.orderId,
+      value: JSON.stringify(order),
+      headers: span ? span.headers() : { traceparent: newTraceparent() },
+      timestamp,
+    }));
+    let placed: PlacedMessage[];
+    try {
+      placed = await exclusively(async () => {
+        const kafka = await options.kafka();
+        const { producer } = kafka.transactionalProducer(transactionalId, producerOptions);
+        return producer.write(messages);
+      });
+    } catch (error) {
+      span?.end(error);
+      throw error;
+    }
+    span?.end();
+    return {
+      topic,
+      orders: orders.map((order, i) => ({
+        orderId: order.orderId,
+        partition: placed[i]!.partition,
+        offset: placed[i]!.offset,
+      })),
+    };
+  };
+};
