@@ -5,6 +5,7 @@
  */
 import { toEventRecord } from '../../lib/events/decode.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../../lib/events/types.ts';
+import type { ConsumedMessage } from '../../lib/kafka/consumer.ts';
 
 /** Lambda's synchronous invocation payload limit: 6 MB (6 × 1024 × 1024 bytes). */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -15,15 +16,6 @@ export interface EventEnvelope {
   /** MSK only. */
   eventSourceArn?: string;
   bootstrapServers: string;
-}
-
-/** A consumed message as the Kafka client hands it over. */
-export interface ConsumedMessage {
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: Record<string, Buffer | string | Array<Buffer | string> | null | undefined>;
 }
 
 /** A record in the event's shape with its size as JSON. */
