@@ -817,6 +817,13 @@ export const up = async (): Promise<StackEnv> => {
     if (!(await brokerAnswers(brokers)))
       throw new StackError(`KAFKA_BROKERS=${brokers} is set but no broker answers there`);
     say(`kafka: using KAFKA_BROKERS=${brokers}, starting none`);
+    // the stack's own broker, named by the exports `up` printed: its SASL_SSL listener too
+    if (
+      brokers === `127.0.0.1:${KAFKA_PORT}` &&
+      isAlive(readPid(brokerPidFile)) &&
+      runsSaslListener()
+    )
+      saslBrokers = `localhost:${SASL_PORT}`;
   } else {
     const b = await startBroker();
     brokers = b.brokers;
@@ -833,7 +840,7 @@ export const up = async (): Promise<StackEnv> => {
     endpoint = (await startEmulator()).url;
     ownsEmulator = true;
   }
-  await createAwsResources(endpoint, ownsBroker);
+  await createAwsResources(endpoint, saslBrokers !== undefined);
   const env: StackEnv = {
     KAFKA_BROKERS: brokers,
     ...(saslBrokers
