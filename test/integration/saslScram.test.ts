@@ -95,20 +95,29 @@ const produceHandler = (config: PipelineConfig, env: Record<string, string>) => 
   };
 };
 
-/** processOrders wired as in Lambda (src/handlers/processOrders.ts), env given instead of read. */
-const processOrdersLambda = (env: Record<string, string>) =>
-  deliveryLambda(
-    {
-      functionName: 'processOrders',
-      destinations: (topics) => [topics.processed, topics.dlq],
-      create: createProcessOrdersHandler,
-      reportOutcome: (outcome, { metrics, logOutcome }) => {
-        metrics.recordOutcome(outcome);
-        logOutcome(outcome);
-      },
-    },
-    { POWERTOOLS_METRICS_DISABLED: 'true', ...env },
-  );
+/** A Kafka-triggered function wired as in Lambda (src/handlers/*.ts), env given instead of read. */
+const deliveryFunction = (fn: 'processOrders' | 'republishDlq', env: Record<string, string>) => {
+  const lambdaEnv = { POWERTOOLS_METRICS_DISABLED: 'true', ...env };
+  return fn === 'processOrders'
+    ? deliveryLambda(
+        {
+          functionName: fn,
+          destinations: (topics) => [topics.processed, topics.dlq],
+          create: createProcessOrdersHandler,
+          reportOutcome: (outcome, { logOutcome }) => logOutcome(outcome),
+        },
+        lambdaEnv,
+      )
+    : deliveryLambda(
+        {
+          functionName: fn,
+          destinations: (topics) => [topics.orders, topics.parkingLot],
+          create: createRepublishDlqHandler,
+          reportOutcome: (outcome, { logOutcome }) => logOutcome(outcome),
+        },
+        lambdaEnv,
+      );
+};
 
 const lambdaContext = (timeoutMs = 30_000): Context => {
   const deadline = Date.now() + timeoutMs;
@@ -253,7 +262,7 @@ describe('over the SASL_SSL listener (SCRAM-SHA-512, the stack CA)', () => {
 
     // Act 2: processOrders over SASL_SSL, a poison record among the orders
     await kcatWrite(orders, 'not json at all', { key: `${run}-poison`, partition: 0 });
-    const handler = processOrdersLambda({ ...env, ...kafkaEnv(names.good) });
+    const handler = deliveryFunction('processOrders', { ...env, ...kafkaEnv(names.good) });
     const event = mskEventFromKcat(await kcatRead(orders));
     const processing = await withLogs(() => handler(event, lambdaContext()));
 
@@ -401,50 +410,82 @@ describe('misconfiguration over SASL_SSL: one clear error, nothing written, noth
       expect(await everythingIn(config)).toEqual([]);
     });
 
-    it(`${c.name}: processOrders ${c.atClientCreation ? 'fails the invocation (ERROR' : 'reports every partition from its first offset (WARN'} ${c.code}), no dead letter`, async () => {
-      // Prepare
-      const { env, config } = await pipeline(`process-${c.code.toLowerCase()}`);
-      const t = config.topics.orders;
-      const order = (i: number) => JSON.stringify({ ...orderFixture(i), orderId: `${run}-${i}` });
-      // valid orders and a poison record: none may reach any topic, the poison not the DLQ
-      const event = mskEvent([
-        { topic: t, partition: 0, offset: 5, key: 'a', value: order(1) },
-        { topic: t, partition: 0, offset: 6, key: 'b', value: 'not json' },
-        { topic: t, partition: 1, offset: 9, key: 'c', value: order(2) },
-      ]);
-      const handler = processOrdersLambda({ ...env, ...c.env() });
-
-      // Act
-      const call = await withLogs(() => handler(event, lambdaContext()));
-
-      // Assess
-      const warned = warnings(call.lines);
-      expect(warned.length).toBeGreaterThan(0);
-      // one cause, said by every WARN line: no cascade of other errors
-      expect(new Set(warned.map((l) => l.errorCode))).toEqual(new Set([c.code]));
-      for (const line of warned) expect(line.errorMessage).toMatch(c.says);
-      if (c.atClientCreation) {
-        expect(call.error).toMatchObject({ code: c.code });
-        // the invocation's own failure line (withTelemetry): ERROR, with the code
-        expect(warned.map((l) => [l.level, l.message])).toEqual([['ERROR', 'invocation failed']]);
-      } else {
-        expect(call.error).toBeUndefined();
-        expect((call.value as KafkaBatchResponse).batchItemFailures).toEqual(
-          expect.arrayContaining([
-            { itemIdentifier: { partition: `${t}-0`, offset: 5 } },
-            { itemIdentifier: { partition: `${t}-1`, offset: 9 } },
-          ]),
+    for (const fn of ['processOrders', 'republishDlq'] as const)
+      it(`${c.name}: ${fn} ${c.atClientCreation ? 'fails the invocation (ERROR' : 'reports every partition from its first offset (WARN'} ${c.code}), nothing dead-lettered or parked`, async () => {
+        // Prepare
+        const { env, config } = await pipeline(`${fn}-${c.code.toLowerCase()}`);
+        const t = fn === 'processOrders' ? config.topics.orders : config.topics.dlq;
+        const order = (i: number) => JSON.stringify({ ...orderFixture(i), orderId: `${run}-${i}` });
+        // a dead letter at its last attempt (parked if the function could write) and one to republish
+        const deadLetter = (attempts: number) => ({
+          [DLQ_HEADERS.originalTopic]: config.topics.orders,
+          [DLQ_HEADERS.originalPartition]: '0',
+          [DLQ_HEADERS.originalOffset]: String(attempts),
+          [DLQ_HEADERS.errorCode]: 'SCHEMA_VIOLATION',
+          [DLQ_HEADERS.attempts]: String(attempts),
+          [DLQ_HEADERS.source]: 'handler',
+        });
+        // processOrders: valid orders and a poison record; none may reach any topic, the poison not the DLQ
+        const event = mskEvent(
+          fn === 'processOrders'
+            ? [
+                { topic: t, partition: 0, offset: 5, key: 'a', value: order(1) },
+                { topic: t, partition: 0, offset: 6, key: 'b', value: 'not json' },
+                { topic: t, partition: 1, offset: 9, key: 'c', value: order(2) },
+              ]
+            : [
+                {
+                  topic: t,
+                  partition: 0,
+                  offset: 5,
+                  key: 'a',
+                  value: order(1),
+                  headers: deadLetter(3),
+                },
+                { topic: t, partition: 0, offset: 6, key: 'b', value: 'garbage' },
+                {
+                  topic: t,
+                  partition: 1,
+                  offset: 9,
+                  key: 'c',
+                  value: order(2),
+                  headers: deadLetter(1),
+                },
+              ],
         );
-        expect((call.value as KafkaBatchResponse).batchItemFailures).toHaveLength(2);
-        expect(warned.map((l) => [l.message, l.partition, l.offset]).sort()).toEqual([
-          ['partition stopped', 0, 5],
-          ['partition stopped', 1, 9],
-        ]);
-      }
-      expectNoSecret(call.text, String(call.error ?? ''), inspect(call.error, { depth: 10 }));
-      // within the deadline, with time to spare
-      expect(call.ms).toBeLessThan(15_000);
-      expect(await everythingIn(config)).toEqual([]);
-    });
+        const handler = deliveryFunction(fn, { ...env, ...c.env() });
+
+        // Act
+        const call = await withLogs(() => handler(event, lambdaContext()));
+
+        // Assess
+        const warned = warnings(call.lines);
+        expect(warned.length).toBeGreaterThan(0);
+        // one cause, said by every WARN line: no cascade of other errors
+        expect(new Set(warned.map((l) => l.errorCode))).toEqual(new Set([c.code]));
+        for (const line of warned) expect(line.errorMessage).toMatch(c.says);
+        if (c.atClientCreation) {
+          expect(call.error).toMatchObject({ code: c.code });
+          // the invocation's own failure line (withTelemetry): ERROR, with the code
+          expect(warned.map((l) => [l.level, l.message])).toEqual([['ERROR', 'invocation failed']]);
+        } else {
+          expect(call.error).toBeUndefined();
+          expect((call.value as KafkaBatchResponse).batchItemFailures).toEqual(
+            expect.arrayContaining([
+              { itemIdentifier: { partition: `${t}-0`, offset: 5 } },
+              { itemIdentifier: { partition: `${t}-1`, offset: 9 } },
+            ]),
+          );
+          expect((call.value as KafkaBatchResponse).batchItemFailures).toHaveLength(2);
+          expect(warned.map((l) => [l.message, l.partition, l.offset]).sort()).toEqual([
+            ['partition stopped', 0, 5],
+            ['partition stopped', 1, 9],
+          ]);
+        }
+        expectNoSecret(call.text, String(call.error ?? ''), inspect(call.error, { depth: 10 }));
+        // within the deadline, with time to spare
+        expect(call.ms).toBeLessThan(15_000);
+        expect(await everythingIn(config)).toEqual([]);
+      });
   }
 });
