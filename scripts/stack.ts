@@ -253,7 +253,12 @@ const openssl = (args: string[], what: string) => {
  * `.stack/tls`; clients trust `ca.pem` by configuration (`KAFKA_TLS_CA_FILE`).
  */
 export const ensureBrokerCertificate = () => {
-  if (existsSync(keystoreFile) && existsSync(caFile) && existsSync(keystorePasswordFile))
+  const made = [keystoreFile, caFile, keystorePasswordFile, join(tlsDir, 'broker.pem')];
+  // made again a month before the broker's certificate expires (it lives 825 days)
+  const valid = () =>
+    spawnSync('openssl', ['x509', '-checkend', String(30 * 86_400), '-noout', '-in', made[3]!])
+      .status === 0;
+  if (made.every((f) => existsSync(f)) && valid())
     return { caFile, keystoreFile, keystorePassword: readFileSync(keystorePasswordFile, 'utf8') };
   rmSync(tlsDir, { recursive: true, force: true });
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
@@ -882,7 +887,7 @@ const exportLines = (env: StackEnv) =>
     // the SASL_SSL listener instead: these, in place of the three lines above
     ...(env.KAFKA_SASL_BROKERS
       ? [
-          `# SASL_SSL/SCRAM-SHA-512: KAFKA_BROKERS=${env.KAFKA_SASL_BROKERS} KAFKA_AUTH=scram KAFKA_SCRAM_SECRET_ARN=${env.KAFKA_SCRAM_SECRET_ARN} KAFKA_TLS_CA_FILE=${env.KAFKA_TLS_CA_FILE}`,
+          `# SASL_SSL/SCRAM-SHA-512: KAFKA_BROKERS=${env.KAFKA_SASL_BROKERS} KAFKA_AUTH=scram KAFKA_TLS=true KAFKA_SCRAM_SECRET_ARN=${env.KAFKA_SCRAM_SECRET_ARN} KAFKA_TLS_CA_FILE=${env.KAFKA_TLS_CA_FILE}`,
         ]
       : []),
     `export AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}`,

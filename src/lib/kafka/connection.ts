@@ -375,7 +375,7 @@ const tlsOptions = async (settings: ConnectionSettings): Promise<KafkaConnection
     pem = await readFile(file, 'utf8');
   } catch (error) {
     throw new ConfigurationError(
-      `KAFKA_TLS_CA_FILE ${file} cannot be read: ${errorName(error)} ${(error as { code?: string }).code ?? ''}`.trimEnd(),
+      `KAFKA_TLS_CA_FILE ${file} cannot be read: ${(error as { code?: string }).code ?? errorName(error)}`,
       { cause: error },
     );
   }
