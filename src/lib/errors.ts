@@ -225,13 +225,13 @@ export const toPipelineError = (error: unknown, context?: string): PipelineError
   if (chain.some((e) => e.name === 'KafkaJSSASLAuthenticationError'))
     return new RetriableError(
       'AUTHENTICATION_FAILED',
-      `the broker refused SASL authentication (check the SCRAM secret's username and password): ${message}`,
+      `the broker refused SASL authentication (a wrong SCRAM username or password, or an IAM role without kafka-cluster:Connect): ${message}`,
       { cause: error },
     );
   if (chain.some((e) => TLS_UNTRUSTED_CODES.has(e.code as string)))
     return new RetriableError(
       'TLS_UNTRUSTED',
-      `the broker's TLS certificate is not trusted (KAFKA_TLS_CA_FILE names the CA that signed it): ${message}`,
+      `the broker's TLS certificate is not trusted (if a private CA signed it, KAFKA_TLS_CA_FILE must name that CA): ${message}`,
       { cause: error },
     );
   if (name.startsWith('KafkaJS')) return retriable('BROKER_UNAVAILABLE');
