@@ -38,6 +38,8 @@ const CACHE_DIR =
 export const KAFKA_VERSION = process.env.KAFKA_VERSION ?? '4.1.1';
 const KAFKA_PORT = Number(process.env.KAFKA_PORT ?? 9092);
 const CONTROLLER_PORT = Number(process.env.KAFKA_CONTROLLER_PORT ?? KAFKA_PORT + 1);
+// the SASL_SSL listener (SCRAM-SHA-512 over TLS, as MSK's port 9096): the auth tests' broker
+const SASL_PORT = Number(process.env.KAFKA_SASL_PORT ?? 9094);
 const MOTO_PORT = Number(process.env.MOTO_PORT ?? 5000);
 const MOTO_VERSION = '5.2.5';
 const PARTITIONS = Number(process.env.KAFKA_PARTITIONS ?? 3);
@@ -57,10 +59,27 @@ const motoPidFile = join(STATE_DIR, 'moto.pid');
 const envFile = join(STATE_DIR, 'env.json');
 const brokerLog = join(STATE_DIR, 'kafka.log');
 const motoLog = join(STATE_DIR, 'moto.log');
+const tlsDir = join(STATE_DIR, 'tls');
+const caFile = join(tlsDir, 'ca.pem');
+const keystoreFile = join(tlsDir, 'broker.p12');
+const keystorePasswordFile = join(tlsDir, 'keystore.password');
+const scramCredentialsFile = join(STATE_DIR, 'scram-credentials.json');
+// written once the broker's store holds the SCRAM user (removed with the store)
+const scramUserMarker = join(kafkaDir, 'scram-user');
+/** The SCRAM user of the SASL_SSL listener. */
+export const SCRAM_USERNAME = 'orders-app';
+/** The secret in the AWS emulator that holds the SCRAM user's credentials, as MSK names them. */
+export const SCRAM_SECRET_NAME = 'AmazonMSK_local-orders';
 
 /** What tests and tools need to reach the stack. */
 export interface StackEnv {
   KAFKA_BROKERS: string;
+  /** The SASL_SSL (SCRAM-SHA-512) listener; absent when the broker is not the stack's. */
+  KAFKA_SASL_BROKERS?: string;
+  /** The PEM file of the CA that signed the SASL_SSL listener's certificate. */
+  KAFKA_TLS_CA_FILE?: string;
+  /** The `AmazonMSK_…` secret (in the emulator) with the SCRAM user's credentials. */
+  KAFKA_SCRAM_SECRET_ARN?: string;
   AWS_ENDPOINT_URL: string;
   /** Whether this stack runs the broker (false when KAFKA_BROKERS pointed elsewhere). */
   ownsBroker: boolean;
@@ -217,15 +236,137 @@ export const ensureKafkaJars = (): string => {
   return libs;
 };
 
-const serverProperties = () => `# written by scripts/stack.ts
+// ---------------------------------------------------------------- TLS and SCRAM
+
+const openssl = (args: string[], what: string) => {
+  const r = spawnSync('openssl', args, { encoding: 'utf8', cwd: tlsDir });
+  if (r.error)
+    throw new StackError(
+      "openssl not found on PATH: it makes the SASL_SSL listener's certificates",
+    );
+  if (r.status !== 0) throw new StackError(`openssl could not ${what}: ${r.stderr.trim()}`);
+};
+
+/**
+ * A CA of the stack's own and the broker's certificate signed by it (for `localhost`
+ * and 127.0.0.1), in a PKCS12 keystore. Made once (EC keys: quick) and kept in
+ * `.stack/tls`; clients trust `ca.pem` by configuration (`KAFKA_TLS_CA_FILE`).
+ */
+export const ensureBrokerCertificate = () => {
+  const made = [keystoreFile, caFile, keystorePasswordFile, join(tlsDir, 'broker.pem')];
+  // made again a month before the broker's certificate expires (it lives 825 days)
+  const valid = () =>
+    spawnSync('openssl', ['x509', '-checkend', String(30 * 86_400), '-noout', '-in', made[3]!])
+      .status === 0;
+  if (made.every((f) => existsSync(f)) && valid())
+    return { caFile, keystoreFile, keystorePassword: readFileSync(keystorePasswordFile, 'utf8') };
+  rmSync(tlsDir, { recursive: true, force: true });
+  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=msk-order-pipeline local stack CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    "make the stack's CA",
+  );
+  openssl(
+    ['req', ...ec, '-keyout', 'broker.key', '-out', 'broker.csr', '-subj', '/CN=localhost'],
+    "make the broker's key",
+  );
+  writeFileSync(
+    join(tlsDir, 'broker.ext'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'broker.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'broker.pem',
+      '-days',
+      '825',
+      '-extfile',
+      'broker.ext',
+    ],
+    "sign the broker's certificate",
+  );
+  const keystorePassword = randomBytes(18).toString('base64url');
+  openssl(
+    [
+      'pkcs12',
+      '-export',
+      '-in',
+      'broker.pem',
+      '-inkey',
+      'broker.key',
+      '-certfile',
+      'ca.pem',
+      '-name',
+      'broker',
+      '-out',
+      'broker.p12.tmp',
+      '-passout',
+      `pass:${keystorePassword}`,
+    ],
+    "write the broker's keystore",
+  );
+  writeFileSync(keystorePasswordFile, keystorePassword, { mode: 0o600 });
+  renameSync(join(tlsDir, 'broker.p12.tmp'), keystoreFile);
+  say(`tls: made a CA and the broker's certificate in ${tlsDir}`);
+  return { caFile, keystoreFile, keystorePassword };
+};
+
+/** The SCRAM user's credentials: made once, kept in `.stack` (mode 600), outlive a `reset`. */
+export const scramCredentials = (): { username: string; password: string } => {
+  if (existsSync(scramCredentialsFile))
+    return JSON.parse(readFileSync(scramCredentialsFile, 'utf8')) as {
+      username: string;
+      password: string;
+    };
+  const credentials = { username: SCRAM_USERNAME, password: randomBytes(18).toString('base64url') };
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(scramCredentialsFile, JSON.stringify(credentials), { mode: 0o600 });
+  return credentials;
+};
+
+const serverProperties = (keystorePassword: string) => `# written by scripts/stack.ts
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${CONTROLLER_PORT}
-listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORT},CONTROLLER://127.0.0.1:${CONTROLLER_PORT}
-advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORT}
+listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORT},CONTROLLER://127.0.0.1:${CONTROLLER_PORT},SASL_SSL://127.0.0.1:${SASL_PORT}
+# localhost: the name in the certificate (a TLS server name may not be an IP address)
+advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORT},SASL_SSL://localhost:${SASL_PORT}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+# SASL_SSL with SCRAM-SHA-512 only, as MSK's SCRAM listener; users live in the KRaft metadata
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=${keystoreFile}
+listener.name.sasl_ssl.ssl.keystore.password=${keystorePassword}
+listener.name.sasl_ssl.ssl.key.password=${keystorePassword}
 log.dirs=${join(kafkaDir, 'data')}
 num.partitions=${PARTITIONS}
 auto.create.topics.enable=false
@@ -255,14 +396,62 @@ logger.kafka.level = INFO
 const formatStorage = (libs: string, props: string) => {
   if (existsSync(join(kafkaDir, 'data', 'meta.properties'))) return;
   const clusterId = randomBytes(16).toString('base64url');
+  const { username, password } = scramCredentials();
+  // the SCRAM user is written into the store at format time: no second JVM start
   const r = spawnSync(
     'java',
-    ['-cp', `${libs}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
+    [
+      '-cp',
+      `${libs}/*`,
+      'kafka.tools.StorageTool',
+      'format',
+      // one argument: an id that starts with '-' is not taken for an option
+      `--cluster-id=${clusterId}`,
+      '-c',
+      props,
+      `--add-scram=SCRAM-SHA-512=[name=${username},password=${password}]`,
+    ],
     { encoding: 'utf8' },
   );
   if (r.status !== 0)
-    throw new StackError(`formatting the KRaft store failed: ${(r.stdout + r.stderr).trim()}`);
-  say(`formatted KRaft store (cluster ${clusterId})`);
+    throw new StackError(
+      `formatting the KRaft store failed: ${(r.stdout + r.stderr).replaceAll(password, '***').trim()}`,
+    );
+  writeFileSync(scramUserMarker, username);
+  say(`formatted KRaft store (cluster ${clusterId}) with SCRAM user ${username}`);
+};
+
+/**
+ * A store formatted before the SASL_SSL listener existed has no SCRAM user: add it
+ * once with Kafka's own admin tool (AlterUserScramCredentials; kafkajs has no such call).
+ */
+const ensureScramUser = (libs: string, brokers: string) => {
+  if (existsSync(scramUserMarker)) return;
+  const { username, password } = scramCredentials();
+  const r = spawnSync(
+    'java',
+    [
+      '-cp',
+      `${libs}/*`,
+      'kafka.admin.ConfigCommand',
+      '--bootstrap-server',
+      brokers,
+      '--alter',
+      '--entity-type',
+      'users',
+      '--entity-name',
+      username,
+      '--add-config',
+      `SCRAM-SHA-512=[password=${password}]`,
+    ],
+    { encoding: 'utf8', timeout: READY_TIMEOUT_MS },
+  );
+  if (r.status !== 0)
+    throw new StackError(
+      `adding the SCRAM user ${username} failed: ${(r.stdout + r.stderr).replaceAll(password, '***').trim()}`,
+    );
+  writeFileSync(scramUserMarker, username);
+  say(`kafka: added SCRAM user ${username} to the existing store`);
 };
 
 const createKafka = (brokers: string) =>
@@ -308,13 +497,32 @@ const waitForBroker = async (brokers: string, pid: number | undefined) => {
   );
 };
 
-export const startBroker = async (): Promise<{ brokers: string; started: boolean }> => {
+export const stopBroker = () => stopProcess('kafka', brokerPidFile);
+
+/** Whether the broker that runs was started with this stack's SASL_SSL listener. */
+const runsSaslListener = () => {
+  const props = join(kafkaDir, 'server.properties');
+  return (
+    existsSync(props) && readFileSync(props, 'utf8').includes(`SASL_SSL://127.0.0.1:${SASL_PORT}`)
+  );
+};
+
+export const startBroker = async (): Promise<{
+  brokers: string;
+  saslBrokers: string;
+  started: boolean;
+}> => {
   const brokers = `127.0.0.1:${KAFKA_PORT}`;
+  const saslBrokers = `localhost:${SASL_PORT}`;
   const pid = readPid(brokerPidFile);
   if (isAlive(pid)) {
-    await waitForBroker(brokers, pid);
-    say(`kafka: already running (pid ${pid}) at ${brokers}`);
-    return { brokers, started: false };
+    if (runsSaslListener()) {
+      await waitForBroker(brokers, pid);
+      say(`kafka: already running (pid ${pid}) at ${brokers}, SASL_SSL at ${saslBrokers}`);
+      return { brokers, saslBrokers, started: false };
+    }
+    say('kafka: running without the SASL_SSL listener (started before it existed): restarting');
+    await stopBroker();
   }
   checkJava();
   if (!(await portIsFree(KAFKA_PORT)))
@@ -325,10 +533,13 @@ export const startBroker = async (): Promise<{ brokers: string; started: boolean
     throw new StackError(
       `controller port ${CONTROLLER_PORT} is already in use: set KAFKA_CONTROLLER_PORT`,
     );
+  if (!(await portIsFree(SASL_PORT)))
+    throw new StackError(`SASL_SSL port ${SASL_PORT} is already in use: set KAFKA_SASL_PORT`);
   const libs = ensureKafkaJars();
   mkdirSync(kafkaDir, { recursive: true });
+  const { keystorePassword } = ensureBrokerCertificate();
   const props = join(kafkaDir, 'server.properties');
-  writeFileSync(props, serverProperties());
+  writeFileSync(props, serverProperties(keystorePassword), { mode: 0o600 });
   writeFileSync(join(kafkaDir, 'log4j2.properties'), log4jProperties);
   formatStorage(libs, props);
   const heap = process.env.KAFKA_HEAP ?? '1g';
@@ -349,13 +560,12 @@ export const startBroker = async (): Promise<{ brokers: string; started: boolean
     brokerPidFile,
   );
   const ms = await waitForBroker(brokers, newPid);
+  ensureScramUser(libs, brokers);
   say(
-    `kafka: started Apache Kafka ${KAFKA_VERSION} (pid ${newPid}) at ${brokers}, ready in ${ms} ms`,
+    `kafka: started Apache Kafka ${KAFKA_VERSION} (pid ${newPid}) at ${brokers}, SASL_SSL at ${saslBrokers}, ready in ${ms} ms`,
   );
-  return { brokers, started: true };
+  return { brokers, saslBrokers, started: true };
 };
-
-export const stopBroker = () => stopProcess('kafka', brokerPidFile);
 
 /**
  * Kills the broker with SIGKILL, as a crashed machine would: no controlled shutdown,
@@ -568,9 +778,14 @@ export const startEmulator = async (): Promise<{ url: string; started: boolean }
   return { url, started: true };
 };
 
-/** The idempotency tables of the `dev` and `local` stages, so produceOrders runs locally as is. */
-const createIdempotencyTables = async (endpoint: string) => {
-  const { clientsFor, ensureIdempotencyTable } = await import('./aws-bootstrap.ts');
+/**
+ * The idempotency tables of the `dev` and `local` stages, so produceOrders runs locally
+ * as is; with the stack's broker, the `AmazonMSK_…` secret of its SCRAM user.
+ */
+const createAwsResources = async (endpoint: string, withScramSecret: boolean) => {
+  const { clientsFor, ensureIdempotencyTable, ensureScramSecret } = await import(
+    './aws-bootstrap.ts'
+  );
   // no keys in the env given: the emulator gets its dummy credentials, whatever the shell has
   const { dynamodb, secrets } = clientsFor(endpoint, { AWS_REGION: process.env.AWS_REGION });
   try {
@@ -578,6 +793,13 @@ const createIdempotencyTables = async (endpoint: string) => {
       const table = `msk-order-pipeline-${stage}-idempotency`;
       const step = await ensureIdempotencyTable(dynamodb, table);
       if (step.result !== 'exists') say(`aws: table ${table} ${step.detail}`);
+    }
+    if (withScramSecret) {
+      const step = await ensureScramSecret(secrets, {
+        name: SCRAM_SECRET_NAME,
+        ...scramCredentials(),
+      });
+      if (step.result !== 'exists') say(`aws: secret ${SCRAM_SECRET_NAME} ${step.detail}`);
     }
   } finally {
     dynamodb.destroy();
@@ -594,14 +816,23 @@ export const readStackEnv = (): StackEnv | undefined =>
 export const up = async (): Promise<StackEnv> => {
   mkdirSync(STATE_DIR, { recursive: true });
   let brokers = process.env.KAFKA_BROKERS;
+  let saslBrokers: string | undefined;
   let ownsBroker = false;
   if (brokers) {
     if (!(await brokerAnswers(brokers)))
       throw new StackError(`KAFKA_BROKERS=${brokers} is set but no broker answers there`);
     say(`kafka: using KAFKA_BROKERS=${brokers}, starting none`);
+    // the stack's own broker, named by the exports `up` printed: its SASL_SSL listener too
+    if (
+      brokers === `127.0.0.1:${KAFKA_PORT}` &&
+      isAlive(readPid(brokerPidFile)) &&
+      runsSaslListener()
+    )
+      saslBrokers = `localhost:${SASL_PORT}`;
   } else {
     const b = await startBroker();
     brokers = b.brokers;
+    saslBrokers = b.saslBrokers;
     ownsBroker = true;
   }
   await createTopics(brokers);
@@ -614,9 +845,16 @@ export const up = async (): Promise<StackEnv> => {
     endpoint = (await startEmulator()).url;
     ownsEmulator = true;
   }
-  await createIdempotencyTables(endpoint);
+  await createAwsResources(endpoint, saslBrokers !== undefined);
   const env: StackEnv = {
     KAFKA_BROKERS: brokers,
+    ...(saslBrokers
+      ? {
+          KAFKA_SASL_BROKERS: saslBrokers,
+          KAFKA_TLS_CA_FILE: caFile,
+          KAFKA_SCRAM_SECRET_ARN: SCRAM_SECRET_NAME,
+        }
+      : {}),
     AWS_ENDPOINT_URL: endpoint,
     ownsBroker,
     ownsEmulator,
@@ -646,6 +884,12 @@ const exportLines = (env: StackEnv) =>
     `export KAFKA_BROKERS=${env.KAFKA_BROKERS}`,
     // a loopback broker speaks plaintext without auth (the stack's own does)
     ...(env.ownsBroker ? ['export KAFKA_AUTH=none', 'export KAFKA_TLS=false'] : []),
+    // the SASL_SSL listener instead: these, in place of the three lines above
+    ...(env.KAFKA_SASL_BROKERS
+      ? [
+          `# SASL_SSL/SCRAM-SHA-512: KAFKA_BROKERS=${env.KAFKA_SASL_BROKERS} KAFKA_AUTH=scram KAFKA_TLS=true KAFKA_SCRAM_SECRET_ARN=${env.KAFKA_SCRAM_SECRET_ARN} KAFKA_TLS_CA_FILE=${env.KAFKA_TLS_CA_FILE}`,
+        ]
+      : []),
     `export AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}`,
     // shell defaults (escaped, not placeholders): the user's own values win
     `export AWS_REGION=\${AWS_REGION:-us-east-1}`,
@@ -694,6 +938,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
 }
 
 // Exposed for tests that want to look at files the stack wrote.
-export const stackPaths = { STATE_DIR, CACHE_DIR, brokerLog, motoLog, kafkaDir };
+export const stackPaths = { STATE_DIR, CACHE_DIR, brokerLog, motoLog, kafkaDir, tlsDir, caFile };
 export const listCachedKafkaVersions = () =>
   existsSync(CACHE_DIR) ? readdirSync(CACHE_DIR).filter((d) => d.startsWith('kafka-')) : [];

@@ -28,8 +28,15 @@ export const ERROR_CODES = [
   'UNKNOWN_TOPIC_OR_PARTITION',
   // a dead letter whose back-off has not run out yet: not a failure, a postponement
   'BACKOFF_PENDING',
+  // the broker refused the client's credentials, or the client did not trust the
+  // broker's certificate: stop the partition, never dead-letter (a fix or a rotation helps)
+  'AUTHENTICATION_FAILED',
+  'TLS_UNTRUSTED',
   // configuration: fails at init, never per record
   'CONFIGURATION',
+  // the SCRAM secret is absent from Secrets Manager, or its value is not {username, password}
+  'SECRET_NOT_FOUND',
+  'SECRET_MALFORMED',
   // a request to produceOrders that is invalid as a whole
   'INVALID_REQUEST',
   'INTERNAL',
@@ -45,6 +52,8 @@ const RETRIABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TRANSIENT',
   'UNKNOWN_TOPIC_OR_PARTITION',
   'BACKOFF_PENDING',
+  'AUTHENTICATION_FAILED',
+  'TLS_UNTRUSTED',
 ]);
 
 /** Whether a failure with this code may succeed when tried again. */
@@ -95,6 +104,8 @@ export class RetriableError extends PipelineError {
       | 'TRANSIENT'
       | 'UNKNOWN_TOPIC_OR_PARTITION'
       | 'BACKOFF_PENDING'
+      | 'AUTHENTICATION_FAILED'
+      | 'TLS_UNTRUSTED'
     >,
     message: string,
     options?: { cause?: unknown },
@@ -104,10 +115,16 @@ export class RetriableError extends PipelineError {
   }
 }
 
-/** Bad settings: raised once at init with one clear message. */
+/** Bad settings: raised once at init with one clear message; `code` says which setting, when known. */
 export class ConfigurationError extends PipelineError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('CONFIGURATION', message, options);
+  constructor(
+    message: string,
+    options?: {
+      cause?: unknown;
+      code?: Extract<ErrorCode, 'CONFIGURATION' | 'SECRET_NOT_FOUND' | 'SECRET_MALFORMED'>;
+    },
+  ) {
+    super(options?.code ?? 'CONFIGURATION', message, options);
     this.name = 'ConfigurationError';
   }
 }
@@ -154,6 +171,19 @@ export const safeMessage = (error: unknown, maxLength = MAX_MESSAGE): string => 
   return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text;
 };
 
+// Node's (OpenSSL's) codes for a certificate the client cannot verify.
+const TLS_UNTRUSTED_CODES: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /**
  * Maps anything thrown to a {@link PipelineError}. kafkajs marks its errors
  * `retriable`; fencing and aborted transactions are retriable for the batch
@@ -187,6 +217,23 @@ export const toPipelineError = (error: unknown, context?: string): PipelineError
   )
     return retriable('TRANSACTION_ABORTED');
   if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return retriable('UNKNOWN_TOPIC_OR_PARTITION');
+  // kafkajs wraps the cause (retries exceeded): look down the chain
+  type Link = { name?: unknown; code?: unknown; cause?: unknown };
+  const chain: Link[] = [];
+  for (let link = error as Link | undefined; link && chain.length < 5; link = link.cause as Link)
+    chain.push(link);
+  if (chain.some((e) => e.name === 'KafkaJSSASLAuthenticationError'))
+    return new RetriableError(
+      'AUTHENTICATION_FAILED',
+      `the broker refused SASL authentication (a wrong SCRAM username or password, or an IAM role without kafka-cluster:Connect): ${message}`,
+      { cause: error },
+    );
+  if (chain.some((e) => TLS_UNTRUSTED_CODES.has(e.code as string)))
+    return new RetriableError(
+      'TLS_UNTRUSTED',
+      `the broker's TLS certificate is not trusted (if a private CA signed it, KAFKA_TLS_CA_FILE must name that CA): ${message}`,
+      { cause: error },
+    );
   if (name.startsWith('KafkaJS')) return retriable('BROKER_UNAVAILABLE');
   return retriable('TRANSIENT');
 };

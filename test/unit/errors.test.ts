@@ -19,6 +19,8 @@ describe('errors', () => {
       'TRANSIENT',
       'UNKNOWN_TOPIC_OR_PARTITION',
       'BACKOFF_PENDING',
+      'AUTHENTICATION_FAILED',
+      'TLS_UNTRUSTED',
     ]);
     expect(new PoisonRecordError('NOT_JSON', 'x').retriable).toBe(false);
     expect(new RetriableError('TIMEOUT', 'x').retriable).toBe(true);
@@ -54,6 +56,42 @@ describe('errors', () => {
         'committed offsets of g on AWSKafkaTopic: This server does not host this topic-partition',
     });
     expect(toPipelineError(new Error('anything')).retriable).toBe(true);
+  });
+
+  it('names a refused login and an untrusted certificate, however deep kafkajs wrapped them', () => {
+    const refused = Object.assign(
+      new Error('SASL SCRAM SHA512 authentication failed: invalid credentials'),
+      { name: 'KafkaJSSASLAuthenticationError', retriable: false },
+    );
+    const untrusted = Object.assign(
+      new Error('Connection error: self-signed certificate in certificate chain'),
+      { name: 'KafkaJSConnectionError', code: 'SELF_SIGNED_CERT_IN_CHAIN' },
+    );
+    const exceeded = (cause: Error) =>
+      Object.assign(new Error(cause.message, { cause }), {
+        name: 'KafkaJSNumberOfRetriesExceeded',
+      });
+    for (const error of [refused, exceeded(refused)])
+      expect(toPipelineError(error)).toMatchObject({
+        code: 'AUTHENTICATION_FAILED',
+        retriable: true,
+        message: expect.stringMatching(/^the broker refused SASL authentication/),
+      });
+    for (const error of [untrusted, exceeded(untrusted)])
+      expect(toPipelineError(error)).toMatchObject({
+        code: 'TLS_UNTRUSTED',
+        retriable: true,
+        message: expect.stringMatching(/^the broker's TLS certificate is not trusted/),
+      });
+    // a refused connection is not a trust problem
+    expect(
+      toPipelineError(
+        Object.assign(new Error('Connection error: connect ECONNREFUSED'), {
+          name: 'KafkaJSConnectionError',
+          code: 'ECONNREFUSED',
+        }),
+      ).code,
+    ).toBe('BROKER_UNAVAILABLE');
   });
 
   it('masks secrets, strips control characters and bounds the length', () => {

@@ -26,6 +26,11 @@ export interface ConnectionSettings {
   bootstrap: BootstrapSource;
   auth: KafkaAuthMode;
   tls: boolean;
+  /**
+   * A PEM file of the CA(s) to trust instead of Node's public roots (`KAFKA_TLS_CA_FILE`):
+   * for a broker whose certificate a private CA signed. Read when the client is built.
+   */
+  tlsCaFile?: string;
   /** The function's region (`AWS_REGION`): default region of AWS calls, such as Secrets Manager. */
   region: string | undefined;
   /**
@@ -156,6 +161,7 @@ const parseSecretId = (secretId: string, msk: boolean, issues: string[]) => {
  * | `KAFKA_AUTH` | `none`, `scram` or `iam` | `scram` if a secret is set, `none` on loopback brokers, else `iam` |
  * | `KAFKA_SCRAM_SECRET_ARN` | ARN or name of the secret (`AmazonMSK_…` on MSK) | required for `scram` |
  * | `KAFKA_TLS` | encrypt the connection | `false` for `none` on loopback, else `true` |
+ * | `KAFKA_TLS_CA_FILE` | PEM file of the CA that signed the brokers' certificates (verification stays on) | Node's public roots |
  * | `AWS_REGION` | region of AWS calls | `AWS_DEFAULT_REGION` |
  * | `AWS_ENDPOINT_URL` | AWS emulator endpoint | – |
  * | `KAFKA_CLIENT_ID` | kafkajs client id | `AWS_LAMBDA_FUNCTION_NAME`, else `msk-order-pipeline` |
@@ -204,6 +210,9 @@ export const readConnectionSettings = (
   const auth =
     parseAuth(env.KAFKA_AUTH, issues) ?? (scramSecretId ? 'scram' : loopback ? 'none' : 'iam');
   const tls = parseBoolean(env, 'KAFKA_TLS', issues) ?? !(auth === 'none' && loopback);
+  const tlsCaFile = env.KAFKA_TLS_CA_FILE?.trim() || undefined;
+  if (tlsCaFile && !tls)
+    issues.push('KAFKA_TLS_CA_FILE is set but TLS is off: remove KAFKA_TLS=false, or the CA file');
 
   const region = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || undefined;
   if (region && !REGION.test(region))
@@ -272,6 +281,7 @@ export const readConnectionSettings = (
     bootstrap: bootstrap!,
     auth,
     tls,
+    ...(tlsCaFile ? { tlsCaFile } : {}),
     region,
     clusterRegion,
     ...(auth === 'scram' ? { scramSecretId: scramSecretId! } : {}),

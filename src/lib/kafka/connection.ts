@@ -5,6 +5,7 @@
  * parameters and the IAM signer are imported only by the mode that needs them,
  * so a local `none` configuration loads none of them (cold start).
  */
+import { readFile } from 'node:fs/promises';
 import type {
   GetBootstrapBrokersCommandInput,
   GetBootstrapBrokersCommandOutput,
@@ -58,7 +59,8 @@ export type KafkaSasl = ScramSasl | OauthBearerSasl;
 export interface KafkaConnectionConfig {
   clientId: string;
   brokers: string[];
-  ssl: boolean;
+  /** `true`: Node's public roots; `{ca}`: only these CAs (`KAFKA_TLS_CA_FILE`). Verification is never off. */
+  ssl: boolean | { ca: string[] };
   sasl?: KafkaSasl;
   connectionTimeout: number;
   requestTimeout: number;
@@ -276,6 +278,7 @@ const scramSasl = async (
     if (name === 'ResourceNotFoundException')
       throw new ConfigurationError(`SCRAM secret ${secretId} not found in Secrets Manager`, {
         cause: error,
+        code: 'SECRET_NOT_FOUND',
       });
     const message = `SCRAM secret ${secretId} could not be read: ${name}: ${safeMessage(error)}`;
     throw CONFIGURATION_FAILURES.has(name)
@@ -283,7 +286,9 @@ const scramSasl = async (
       : new RetriableError('TRANSIENT', message, { cause: error });
   }
   if (raw === undefined)
-    throw new ConfigurationError(`SCRAM secret ${secretId} has no value in Secrets Manager`);
+    throw new ConfigurationError(`SCRAM secret ${secretId} has no value in Secrets Manager`, {
+      code: 'SECRET_NOT_FOUND',
+    });
 
   let credentials: unknown;
   try {
@@ -292,6 +297,7 @@ const scramSasl = async (
     // No cause: the parse error quotes the text, and the text is the secret.
     throw new ConfigurationError(
       `SCRAM secret ${secretId} is not JSON: MSK expects {"username": ..., "password": ...}`,
+      { code: 'SECRET_MALFORMED' },
     );
   }
   const { username, password } = (credentials ?? {}) as { username?: unknown; password?: unknown };
@@ -302,6 +308,7 @@ const scramSasl = async (
   if (missing.length > 0 || typeof username !== 'string' || typeof password !== 'string')
     throw new ConfigurationError(
       `SCRAM secret ${secretId} has no ${missing.join(' or ')} string: MSK expects {"username": ..., "password": ...}`,
+      { code: 'SECRET_MALFORMED' },
     );
   return redacted(
     { mechanism: 'scram-sha-512', username, password },
@@ -354,6 +361,30 @@ const iamSasl = (settings: ConnectionSettings, deps: ConnectionDeps): OauthBeare
   );
 };
 
+/**
+ * The TLS options: Node's public roots, or only the CAs of `KAFKA_TLS_CA_FILE` (a
+ * private CA, as a self-managed cluster's or the local stack's). Hostname and chain
+ * are verified either way.
+ */
+const tlsOptions = async (settings: ConnectionSettings): Promise<KafkaConnectionConfig['ssl']> => {
+  if (!settings.tls) return false;
+  const file = settings.tlsCaFile;
+  if (!file) return true;
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(
+      `KAFKA_TLS_CA_FILE ${file} cannot be read: ${(error as { code?: string }).code ?? errorName(error)}`,
+      { cause: error },
+    );
+  }
+  const certificates = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!certificates)
+    throw new ConfigurationError(`KAFKA_TLS_CA_FILE ${file} holds no PEM certificate`);
+  return { ca: certificates };
+};
+
 const SASL: Record<
   KafkaAuthMode,
   (settings: ConnectionSettings, deps: ConnectionDeps) => Promise<KafkaSasl | undefined>
@@ -391,14 +422,15 @@ export const buildKafkaConfig = async (
   settings: ConnectionSettings,
   deps: ConnectionDeps = {},
 ): Promise<KafkaConnectionConfig> => {
-  const [brokers, sasl] = await Promise.all([
+  const [brokers, sasl, ssl] = await Promise.all([
     resolveBrokers(settings, deps),
     SASL[settings.auth](settings, deps),
+    tlsOptions(settings),
   ]);
   return {
     clientId: settings.clientId,
     brokers,
-    ssl: settings.tls,
+    ssl,
     ...(sasl ? { sasl } : {}),
     connectionTimeout: settings.connectionTimeoutMs,
     requestTimeout: settings.requestTimeoutMs,
