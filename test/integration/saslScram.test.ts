@@ -14,13 +14,11 @@ import { createProcessOrdersHandler } from '../../src/lib/delivery/processOrders
 import { createRepublishDlqHandler } from '../../src/lib/delivery/republishDlq.ts';
 import type { ErrorCode } from '../../src/lib/errors.ts';
 import type { KafkaBatchResponse } from '../../src/lib/events/types.ts';
+import { readIdempotencySettings } from '../../src/lib/intake/idempotency.ts';
+import { createProduceOrdersHandler } from '../../src/lib/intake/produceOrders.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { readConnectionSettings } from '../../src/lib/kafka/connection.ts';
 import { buildKafkaConfig, kafkaFromEnvironment } from '../../src/lib/kafka/index.ts';
-import {
-  createProduceOrdersHandler,
-  readIdempotencySettings,
-} from '../../src/lib/producer/produceOrders.ts';
 import { type LocalMappingHandle, startLocalMapping } from '../../src/local/esm/index.ts';
 import { orderFixture } from '../support/fixtures.ts';
 import { createPipelineTopics } from '../support/isolated.ts';
