@@ -7,13 +7,16 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PipelineConfig, readPipelineConfig } from '../../src/lib/config.ts';
-import { InvalidRequestError, PipelineError } from '../../src/lib/errors.ts';
+import {
+  InvalidRequestError,
+  PipelineError,
+  RequestInProgressError,
+} from '../../src/lib/errors.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import {
   createProduceOrdersHandler,
   type IdempotencySettings,
   type ProduceOrdersResult,
-  RequestInProgressError,
   readIdempotencySettings,
 } from '../../src/lib/producer/produceOrders.ts';
 import { httpEvent, orderFixture } from '../support/fixtures.ts';

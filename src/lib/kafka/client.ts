@@ -4,8 +4,8 @@
  * example for `@platformatic/kafka` once Lambda's Node has what it needs).
  */
 import kafkajs from 'kafkajs';
-import { toPipelineError } from '../errors.ts';
 import { beforeDeadline, type CallBounds } from './deadline.ts';
+import { fromKafkaError } from './errors.ts';
 import type {
   CommittedCheckpoint,
   OutboundMessage,
@@ -212,9 +212,7 @@ export class TransactionalProducer {
    */
   async init(bounds?: CallBounds): Promise<void> {
     if (this.#broken)
-      throw toPipelineError(
-        new Error(`producer ${this.transactionalId} is closed after a failure`),
-      );
+      throw fromKafkaError(new Error(`producer ${this.transactionalId} is closed after a failure`));
     return beforeDeadline(this.#init(), bounds, `initTransactions of ${this.transactionalId}`, () =>
       this.#discard(),
     );
@@ -229,7 +227,7 @@ export class TransactionalProducer {
       await tx.abort();
     })().catch((error: unknown) => {
       this.#broken = true;
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     });
     return this.#connected;
   }
@@ -247,9 +245,7 @@ export class TransactionalProducer {
     bounds?: CallBounds,
   ): Promise<PlacedMessage[]> {
     if (this.#broken)
-      throw toPipelineError(
-        new Error(`producer ${this.transactionalId} is closed after a failure`),
-      );
+      throw fromKafkaError(new Error(`producer ${this.transactionalId} is closed after a failure`));
     let tx: Awaited<ReturnType<KafkaJsProducer['transaction']>> | undefined;
     let discarded = false;
     const transaction = async () => {
@@ -297,7 +293,7 @@ export class TransactionalProducer {
         if (tx?.isActive()) await tx.abort().catch(() => {});
         await this.close();
       }
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     }
   }
 
@@ -366,7 +362,7 @@ export class KafkaClient {
       return admin;
     })().catch((error: unknown) => {
       this.#admin = undefined;
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     });
     return this.#admin;
   }
@@ -416,7 +412,7 @@ export class KafkaClient {
             // closed, not only forgotten: an orphaned connection would hold the process
             // (under `invoke local`) until the broker drops idle connections, 10 minutes
             this.#resetAdmin();
-            throw toPipelineError(error, `committed offsets of ${groupId} on ${topic}`);
+            throw fromKafkaError(error, `committed offsets of ${groupId} on ${topic}`);
           }
           await new Promise((r) => setTimeout(r, 100 * attempt));
         }
@@ -460,7 +456,7 @@ export class KafkaClient {
           await admin.fetchTopicOffsets(topic);
           break;
         } catch (error) {
-          if (Date.now() > deadline) throw toPipelineError(error);
+          if (Date.now() > deadline) throw fromKafkaError(error);
           await new Promise((r) => setTimeout(r, 100));
         }
       }
@@ -481,7 +477,7 @@ export class KafkaClient {
     })().catch((error: unknown) => {
       // a failed connect is not kept: the next write connects afresh
       this.#plain = undefined;
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     });
     const producer = await this.#plain;
     try {
@@ -489,7 +485,7 @@ export class KafkaClient {
         producer.sendBatch({ acks: -1, topicMessages }),
       );
     } catch (error) {
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     }
   }
 

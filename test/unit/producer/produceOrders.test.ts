@@ -10,16 +10,20 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
-import { InvalidRequestError, PipelineError, RetriableError } from '../../../src/lib/errors.ts';
+import {
+  IdempotencyKeyReusedError,
+  InvalidRequestError,
+  PipelineError,
+  RequestInProgressError,
+  RetriableError,
+} from '../../../src/lib/errors.ts';
 import type { PlacedMessage } from '../../../src/lib/kafka/client.ts';
 import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
 import {
   createProduceOrdersHandler,
-  IdempotencyKeyReusedError,
   newTraceparent,
   type ProduceOrdersDeps,
   type ProduceOrdersResult,
-  RequestInProgressError,
   readIdempotencySettings,
   validateProduceRequest,
 } from '../../../src/lib/producer/produceOrders.ts';
