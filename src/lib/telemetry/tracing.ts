@@ -31,11 +31,6 @@ import {
 } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Context as LambdaContext } from 'aws-lambda';
-import type {
-  DeliveryTelemetry,
-  PartitionResult,
-  PartitionSpan,
-} from '../delivery/processBatch.ts';
 import { safeMessage } from '../errors.ts';
 import type { HeaderMap, PartitionBatch } from '../events/types.ts';
 import type { PipelineMetrics } from './metrics.ts';
@@ -78,6 +73,11 @@ import {
   TRACEPARENT,
   TRACESTATE,
 } from './traceparent.ts';
+import type {
+  DeliveryTelemetry,
+  PartitionSummary as PartitionResult,
+  PartitionSpan,
+} from './types.ts';
 
 /** Instrumentation scope of every span of this product. */
 export const TRACER_NAME = 'msk-order-pipeline';
