@@ -20,12 +20,12 @@ export {
   decodeKafkaEvent,
   decodeKafkaRecord,
   encodeHeaders,
-  headerValue,
   parsePartitionKey,
   toEventHeaders,
   toEventRecord,
   toHeaderMap,
 } from './decode.ts';
+export { lastHeaderText } from './headers.ts';
 export type {
   BuildOnFailureEnvelopeInput,
   OnFailureCondition,

@@ -32,6 +32,7 @@ import {
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Context as LambdaContext } from 'aws-lambda';
 import { safeMessage } from '../errors.ts';
+import { lastHeaderText } from '../events/headers.ts';
 import type { HeaderMap, PartitionBatch } from '../events/types.ts';
 import type { PipelineMetrics } from './metrics.ts';
 import {
@@ -67,7 +68,6 @@ import {
 } from './semconv.ts';
 import {
   formatTraceparent,
-  lastHeaderText,
   parseTraceparent,
   randomTraceparent,
   TRACEPARENT,

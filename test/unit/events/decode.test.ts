@@ -1,11 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { PipelineError } from '../../../src/lib/errors.ts';
+import { lastHeaderText } from '../../../src/lib/events/headers.ts';
 import {
   buildKafkaEvent,
   type DecodeIssue,
   decodeKafkaEvent,
   encodeHeaders,
-  headerValue,
   parsePartitionKey,
   toEventHeaders,
   toHeaderMap,
@@ -158,9 +158,9 @@ describe('decodeKafkaEvent', () => {
 
     // Assess
     expect(headers.get('tag')?.map((v) => v.toString())).toEqual(['a', 'b']);
-    expect(headerValue(headers, 'tag')).toBe('b');
-    expect(headerValue(headers, 'traceparent')).toBe('tp');
-    expect(headerValue(headers, 'absent')).toBeUndefined();
+    expect(lastHeaderText(headers, 'tag')).toBe('b');
+    expect(lastHeaderText(headers, 'traceparent')).toBe('tp');
+    expect(lastHeaderText(headers, 'absent')).toBeUndefined();
   });
 
   it('drops malformed headers, keeps the good ones and reports each drop', () => {
