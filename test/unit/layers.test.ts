@@ -1,7 +1,8 @@
 /**
  * Imports run one way (DESIGN.md "Layers"): handler → delivery → (orders, kafka,
  * telemetry) → errors. A lower folder owns the types at its seam, so it never needs to
- * import the code above it; this test keeps it so, type-only imports included.
+ * import the code above it; this test keeps it so, type-only imports included. It
+ * also keeps each folder's `index.ts` the real face of the folder.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -38,6 +39,12 @@ const FORBIDDEN: ReadonlyArray<{ from: string; never: readonly string[] }> = [
   { from: 'src/lib/errors.ts', never: ['src/'] },
   { from: 'src/lib/', never: ['src/handlers/', 'src/local/'] },
 ];
+
+/**
+ * Folders with a face: code outside them imports their `index.ts` only, so what lies
+ * behind it (kafkajs, for one) can change without touching the rest of `src`.
+ */
+const FACES = ['src/lib/kafka/', 'src/lib/orders/', 'src/local/esm/'];
 
 /** Allowed inside a folder that is otherwise forbidden (`orders` may use `errors.ts`). */
 const ALWAYS_ALLOWED = ['src/lib/errors.ts'];
@@ -76,6 +83,9 @@ const importsOf = (file: string, source: string): string[] => {
 const violations = (file: string, source: string): string[] => {
   const found: string[] = [];
   for (const target of importsOf(file, source)) {
+    const face = FACES.find((f) => target.startsWith(f) && !file.startsWith(f));
+    if (face && target !== `${face}index.ts`)
+      found.push(`${file} → ${target} (not ${face}index.ts)`);
     if (ALWAYS_ALLOWED.includes(target)) continue;
     for (const rule of FORBIDDEN) {
       if (!file.startsWith(rule.from)) continue;
@@ -125,8 +135,16 @@ describe('layers', () => {
       violations('src/lib/kafka/client.ts', "import { a } from '../delivery/lambda.ts';"),
     ).toEqual(['src/lib/kafka/client.ts → src/lib/delivery/lambda.ts']);
     expect(violations('src/lib/orders/rules.ts', "import { a } from '../errors.ts';")).toEqual([]);
-    expect(violations('src/lib/orders/rules.ts', "import { a } from '../kafka/types.ts';")).toEqual(
-      ['src/lib/orders/rules.ts → src/lib/kafka/types.ts'],
+    expect(
+      violations('src/lib/delivery/deadLetter.ts', "import type { A } from '../kafka/types.ts';"),
+    ).toEqual([
+      'src/lib/delivery/deadLetter.ts → src/lib/kafka/types.ts (not src/lib/kafka/index.ts)',
+    ]);
+    expect(violations('src/lib/kafka/client.ts', "import type { A } from './types.ts';")).toEqual(
+      [],
+    );
+    expect(violations('src/lib/orders/rules.ts', "import { a } from '../kafka/index.ts';")).toEqual(
+      ['src/lib/orders/rules.ts → src/lib/kafka/index.ts'],
     );
   });
 

@@ -1,8 +1,7 @@
 import { type ErrorCode, safeMessage } from '../errors.ts';
 import { lastHeaderText } from '../events/headers.ts';
 import type { DecodedRecord, HeaderMap } from '../events/types.ts';
-import { toOutboundHeaders } from '../kafka/headers.ts';
-import type { OutboundMessage } from '../kafka/types.ts';
+import { type OutboundMessage, toOutboundHeaders } from '../kafka/index.ts';
 
 /** The dead-letter header contract (README "Dead letters"). Names never change. */
 export const DLQ_HEADERS = {

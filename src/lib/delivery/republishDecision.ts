@@ -7,8 +7,7 @@
 import { PoisonRecordError } from '../errors.ts';
 import { parseOnFailureEnvelope } from '../events/onFailureEnvelope.ts';
 import type { DecodedRecord, HeaderMap } from '../events/types.ts';
-import { toOutboundHeaders } from '../kafka/headers.ts';
-import type { OutboundMessage } from '../kafka/types.ts';
+import { type OutboundMessage, toOutboundHeaders } from '../kafka/index.ts';
 import {
   type DeadLetterHeaders,
   type DeadLetterSource,

@@ -64,7 +64,7 @@ import { functionPrefix, type PipelineConfig } from '../config.ts';
 import { RetriableError } from '../errors.ts';
 import { decodeKafkaEvent } from '../events/decode.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
-import type { CommittedCheckpoint } from '../kafka/types.ts';
+import type { CommittedCheckpoint } from '../kafka/index.ts';
 import { decodeCheckpoint, type OffsetStatus, offsetStatus } from './checkpoint.ts';
 import type { DeadLetterSource } from './deadLetter.ts';
 import {

@@ -35,9 +35,12 @@ import {
   safeMessage,
   toPipelineError,
 } from '../errors.ts';
-import type { PlacedMessage, TransactionalProducerOptions } from '../kafka/client.ts';
-import type { OutboundMessage } from '../kafka/types.ts';
-import { type Order, safeParseOrder } from '../orders/schema.ts';
+import type {
+  OutboundMessage,
+  PlacedMessage,
+  TransactionalProducerOptions,
+} from '../kafka/index.ts';
+import { type Order, safeParseOrder } from '../orders/index.ts';
 import { producerSpan, type Tracing } from '../telemetry/tracing.ts';
 
 /** What a direct invoke sends. `orders` are order inputs, validated here. */

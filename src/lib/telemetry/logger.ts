@@ -89,13 +89,13 @@ const SENSITIVE_HEADER =
 export const isSensitiveHeader = (name: string): boolean => SENSITIVE_HEADER.test(name);
 
 /** Longest value excerpt in a DEBUG line. */
-export const DEBUG_VALUE_MAX = 512;
+const DEBUG_VALUE_MAX = 512;
 
 /**
  * A record's headers and value for a DEBUG line: header values as text except those
  * named like credentials (`***`), the value cut to {@link DEBUG_VALUE_MAX} characters.
  */
-export const recordDebugDetail = (
+const recordDebugDetail = (
   record: ObservedRecord,
 ): { headers: Record<string, string[]>; value: string | null; valueBytes: number } => {
   const headers: Record<string, string[]> = {};

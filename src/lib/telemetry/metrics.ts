@@ -8,10 +8,10 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { PartitionBatch } from '../events/types.ts';
 import type { ObservedOutcome } from './types.ts';
 
-export const DEFAULT_METRICS_NAMESPACE = 'OrderPipeline';
+const DEFAULT_METRICS_NAMESPACE = 'OrderPipeline';
 
 /** Counter names, as they appear in CloudWatch. */
-export const COUNTERS = [
+const COUNTERS = [
   'processed',
   'accepted',
   'rejected',
@@ -32,12 +32,12 @@ export const COUNTERS = [
 export type CounterName = (typeof COUNTERS)[number];
 
 /** Partitions stopped and reported in `batchItemFailures`, per error code. */
-export const PARTITIONS_STOPPED = 'partitionsStopped';
+const PARTITIONS_STOPPED = 'partitionsStopped';
 
 /** Records per invocation. */
-export const BATCH_SIZE = 'batchSize';
+const BATCH_SIZE = 'batchSize';
 /** Largest `now − record timestamp` of an invocation's records, on arrival. */
-export const LAG_MS = 'lagMs';
+const LAG_MS = 'lagMs';
 
 const OUTCOME_COUNTER = {
   ok: 'processed',

@@ -3,8 +3,7 @@
  * `{text}` when they are text, else `{base64}`). Pure: strings in, strings out.
  */
 import type { HeaderMap } from '../../lib/events/types.ts';
-import type { StoredRecord } from '../../lib/kafka/reader.ts';
-import type { OutboundMessage } from '../../lib/kafka/types.ts';
+import type { OutboundMessage, StoredRecord } from '../../lib/kafka/index.ts';
 import {
   coordinateOf,
   type DisplayBytes,

@@ -9,9 +9,11 @@ import { DLQ_HEADERS, ON_FAILURE_ERROR_CODE } from '../../lib/delivery/deadLette
 import { lastHeaderText } from '../../lib/events/headers.ts';
 import { isOnFailureEnvelope, parseOnFailureEnvelope } from '../../lib/events/onFailureEnvelope.ts';
 import type { HeaderMap } from '../../lib/events/types.ts';
-import { toOutboundHeaders } from '../../lib/kafka/headers.ts';
-import type { StoredRecord } from '../../lib/kafka/reader.ts';
-import type { OutboundMessage } from '../../lib/kafka/types.ts';
+import {
+  type OutboundMessage,
+  type StoredRecord,
+  toOutboundHeaders,
+} from '../../lib/kafka/index.ts';
 
 /** Headers a replay adds (README "Parking-lot tool"). */
 export const REPLAY_HEADERS = {

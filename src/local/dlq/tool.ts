@@ -14,16 +14,17 @@
  * committed before, and nothing is written again.
  */
 import type { PipelineConfig } from '../../lib/config.ts';
-import type { KafkaClient, PlacedMessage } from '../../lib/kafka/index.ts';
 import {
   committedOffsetsWithMetadata,
   consumerGroupIds,
+  type KafkaClient,
+  type OutboundMessage,
+  type PlacedMessage,
   partitionBounds,
   type ReadRange,
   readRanges,
   type StoredRecord,
-} from '../../lib/kafka/reader.ts';
-import type { OutboundMessage } from '../../lib/kafka/types.ts';
+} from '../../lib/kafka/index.ts';
 import {
   coordinateOf,
   decodeMarker,

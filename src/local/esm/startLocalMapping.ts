@@ -20,7 +20,7 @@ import {
   type OnFailureEnvelope,
 } from '../../lib/events/onFailureEnvelope.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../../lib/events/types.ts';
-import { KafkaClient } from '../../lib/kafka/client.ts';
+import { KafkaClient } from '../../lib/kafka/index.ts';
 import { readBatchOutcome } from './batchOutcome.ts';
 import {
   type EventEnvelope,

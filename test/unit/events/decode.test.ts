@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
 import { PipelineError } from '../../../src/lib/errors.ts';
-import { lastHeaderText } from '../../../src/lib/events/headers.ts';
 import {
   buildKafkaEvent,
   type DecodeIssue,
@@ -9,7 +8,8 @@ import {
   parsePartitionKey,
   toEventHeaders,
   toHeaderMap,
-} from '../../../src/lib/events/index.ts';
+} from '../../../src/lib/events/decode.ts';
+import { lastHeaderText } from '../../../src/lib/events/headers.ts';
 import { b64, eventRecord, header, mskEvent, selfManagedEvent } from './eventFactory.ts';
 
 describe('decodeKafkaEvent', () => {

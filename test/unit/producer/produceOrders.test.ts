@@ -17,8 +17,7 @@ import {
   RequestInProgressError,
   RetriableError,
 } from '../../../src/lib/errors.ts';
-import type { PlacedMessage } from '../../../src/lib/kafka/client.ts';
-import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
+import type { OutboundMessage, PlacedMessage } from '../../../src/lib/kafka/types.ts';
 import {
   createProduceOrdersHandler,
   newTraceparent,
