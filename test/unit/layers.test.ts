@@ -34,6 +34,8 @@ const FORBIDDEN: ReadonlyArray<{ from: string; never: readonly string[] }> = [
       'src/local/',
     ],
   },
+  // the Lambda event shapes: below everything but errors.ts
+  { from: 'src/lib/events/', never: ['src/lib/', 'src/handlers/', 'src/local/'] },
   // business rules: no I/O, so nothing that does any
   { from: 'src/lib/orders/', never: ['src/lib/', 'src/handlers/', 'src/local/'] },
   { from: 'src/lib/errors.ts', never: ['src/'] },
