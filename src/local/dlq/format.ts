@@ -55,7 +55,7 @@ const historyLine = (entry: unknown): string => {
 };
 
 /** One record of `list`, in a few lines. */
-export const formatParkedLine = (r: ParkedRecord): string => {
+const formatParkedLine = (r: ParkedRecord): string => {
   const head = [
     coordinateOf(r),
     new Date(r.timestamp).toISOString(),
