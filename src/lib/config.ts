@@ -18,7 +18,10 @@ export interface PipelineConfig {
   /** Base of the exponential republish back-off, in milliseconds. */
   dlqBackoffBaseMs: number;
   dlqBackoffMaxMs: number;
-  /** Records whose value exceeds this many bytes are poison. */
+  /**
+   * Records whose key, value and header bytes together exceed this are poison
+   * (`RECORD_TOO_LARGE`), as the decoder measures them.
+   */
   maxRecordBytes: number;
   /** An invocation answers this long before Lambda's deadline. */
   deadlineMarginMs: number;

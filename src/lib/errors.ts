@@ -7,57 +7,59 @@
  * partition goes on.
  */
 
-/** Stable error codes. Never rename one: they are part of the DLQ header contract. */
-export const ERROR_CODES = [
-  // poison: the record itself is bad, retrying cannot help
-  'INVALID_BASE64',
-  'VALUE_NULL',
-  'NOT_JSON',
-  'SCHEMA_VIOLATION',
-  'RECORD_TOO_LARGE',
-  'UNDECODABLE_DEAD_LETTER',
+/**
+ * Every error code, declared once, with its kind. Never rename a code: they are part of
+ * the DLQ header contract. One line per code.
+ *
+ * - `poison`: the record itself is bad and will stay bad; it is dead-lettered and the
+ *   partition goes on.
+ * - `retriable`: the world is temporarily bad; the partition stops here and Lambda
+ *   delivers it again.
+ * - `final`: neither a record's fault nor temporary (bad settings, a bad request, a
+ *   record the event-source mapping gave up on); not retried.
+ */
+export const ERROR_TABLE = {
+  INVALID_BASE64: 'poison',
+  VALUE_NULL: 'poison',
+  NOT_JSON: 'poison',
+  SCHEMA_VIOLATION: 'poison',
+  RECORD_TOO_LARGE: 'poison',
+  UNDECODABLE_DEAD_LETTER: 'poison',
   // the event-source mapping gave up on a record (its on-failure destination)
-  'RETRIES_EXHAUSTED',
-  // retriable: the world is temporarily bad
-  'BROKER_UNAVAILABLE',
-  'TRANSACTION_ABORTED',
-  'TIMEOUT',
-  'PRODUCER_FENCED',
-  'TRANSIENT',
+  RETRIES_EXHAUSTED: 'final',
+  BROKER_UNAVAILABLE: 'retriable',
+  TRANSACTION_ABORTED: 'retriable',
+  TIMEOUT: 'retriable',
+  PRODUCER_FENCED: 'retriable',
+  TRANSIENT: 'retriable',
   // the broker does not know the topic or partition (yet): metadata lags, or a wrong name
-  'UNKNOWN_TOPIC_OR_PARTITION',
+  UNKNOWN_TOPIC_OR_PARTITION: 'retriable',
   // a dead letter whose back-off has not run out yet: not a failure, a postponement
-  'BACKOFF_PENDING',
+  BACKOFF_PENDING: 'retriable',
   // the broker refused the client's credentials, or the client did not trust the
   // broker's certificate: stop the partition, never dead-letter (a fix or a rotation helps)
-  'AUTHENTICATION_FAILED',
-  'TLS_UNTRUSTED',
+  AUTHENTICATION_FAILED: 'retriable',
+  TLS_UNTRUSTED: 'retriable',
   // configuration: fails at init, never per record
-  'CONFIGURATION',
+  CONFIGURATION: 'final',
   // the SCRAM secret is absent from Secrets Manager, or its value is not {username, password}
-  'SECRET_NOT_FOUND',
-  'SECRET_MALFORMED',
+  SECRET_NOT_FOUND: 'final',
+  SECRET_MALFORMED: 'final',
   // a request to produceOrders that is invalid as a whole
-  'INVALID_REQUEST',
-  'INTERNAL',
-] as const;
+  INVALID_REQUEST: 'final',
+  INTERNAL: 'final',
+} as const satisfies Record<string, 'poison' | 'retriable' | 'final'>;
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+export type ErrorCode = keyof typeof ERROR_TABLE;
 
-const RETRIABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'BROKER_UNAVAILABLE',
-  'TRANSACTION_ABORTED',
-  'TIMEOUT',
-  'PRODUCER_FENCED',
-  'TRANSIENT',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-  'BACKOFF_PENDING',
-  'AUTHENTICATION_FAILED',
-  'TLS_UNTRUSTED',
-]);
+type CodesOfKind<K extends (typeof ERROR_TABLE)[ErrorCode]> = {
+  [C in ErrorCode]: (typeof ERROR_TABLE)[C] extends K ? C : never;
+}[ErrorCode];
 
-/** Whether a failure with this code may succeed when tried again. */
-export const isRetriableCode = (code: ErrorCode): boolean => RETRIABLE.has(code);
+/** Codes of records that are bad and will stay bad. */
+export type PoisonCode = CodesOfKind<'poison'>;
+/** Codes of failures that may succeed when tried again. */
+export type RetriableCode = CodesOfKind<'retriable'>;
 
 /** Base error: a stable code, a retriable flag, data in `cause`. */
 export class PipelineError extends Error {
@@ -68,25 +70,13 @@ export class PipelineError extends Error {
     super(message, options);
     this.name = 'PipelineError';
     this.code = code;
-    this.retriable = isRetriableCode(code);
+    this.retriable = ERROR_TABLE[code] === 'retriable';
   }
 }
 
 /** The record is bad and will stay bad: dead-letter it and go on. */
 export class PoisonRecordError extends PipelineError {
-  constructor(
-    code: Extract<
-      ErrorCode,
-      | 'INVALID_BASE64'
-      | 'VALUE_NULL'
-      | 'NOT_JSON'
-      | 'SCHEMA_VIOLATION'
-      | 'RECORD_TOO_LARGE'
-      | 'UNDECODABLE_DEAD_LETTER'
-    >,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  constructor(code: PoisonCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'PoisonRecordError';
   }
@@ -94,22 +84,7 @@ export class PoisonRecordError extends PipelineError {
 
 /** Temporary trouble: stop the partition here and let Lambda deliver again. */
 export class RetriableError extends PipelineError {
-  constructor(
-    code: Extract<
-      ErrorCode,
-      | 'BROKER_UNAVAILABLE'
-      | 'TRANSACTION_ABORTED'
-      | 'TIMEOUT'
-      | 'PRODUCER_FENCED'
-      | 'TRANSIENT'
-      | 'UNKNOWN_TOPIC_OR_PARTITION'
-      | 'BACKOFF_PENDING'
-      | 'AUTHENTICATION_FAILED'
-      | 'TLS_UNTRUSTED'
-    >,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  constructor(code: RetriableCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'RetriableError';
   }
@@ -143,6 +118,26 @@ export class InvalidRequestError extends PipelineError {
   }
 }
 
+/**
+ * A produceOrders request whose idempotency key is being handled right now (by this or
+ * another container). Retriable: try again shortly; the first result is returned once
+ * it is stored.
+ */
+export class RequestInProgressError extends RetriableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TRANSIENT', message, options);
+    this.name = 'RequestInProgressError';
+  }
+}
+
+/** A produceOrders idempotency key used before with different orders. Not retriable. */
+export class IdempotencyKeyReusedError extends InvalidRequestError {
+  constructor(message: string) {
+    super(message, []);
+    this.name = 'IdempotencyKeyReusedError';
+  }
+}
+
 const MAX_MESSAGE = 512;
 // Anything that looks like a credential is masked before a message leaves the process
 // (logs, DLQ headers): connection strings, passwords, tokens, AWS keys.
@@ -171,69 +166,17 @@ export const safeMessage = (error: unknown, maxLength = MAX_MESSAGE): string => 
   return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text;
 };
 
-// Node's (OpenSSL's) codes for a certificate the client cannot verify.
-const TLS_UNTRUSTED_CODES: ReadonlySet<string> = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /**
- * Maps anything thrown to a {@link PipelineError}. kafkajs marks its errors
- * `retriable`; fencing and aborted transactions are retriable for the batch
- * (the next invocation re-initialises the producer). `context` (what was being
- * done) prefixes the message of a mapped error.
+ * Anything thrown as a {@link PipelineError}: a PipelineError as it is, anything else a
+ * retriable `TRANSIENT` (an unknown failure is not the record's fault). Kafka client
+ * errors are classified where the client is known, by `fromKafkaError` in `kafka/`.
+ * `context` (what was being done) prefixes the message of a mapped error.
+ *
+ * @example
+ * toPipelineError(new Error('socket hang up')).code // 'TRANSIENT'
  */
 export const toPipelineError = (error: unknown, context?: string): PipelineError => {
   if (error instanceof PipelineError) return error;
-  const e = error as { name?: string; type?: string; retriable?: boolean; message?: string };
-  const name = e?.name ?? '';
-  const type = e?.type ?? '';
   const message = context ? `${context}: ${safeMessage(error)}` : safeMessage(error);
-  const retriable = (code: ConstructorParameters<typeof RetriableError>[0]) =>
-    new RetriableError(code, message, { cause: error });
-  if (
-    type === 'INVALID_PRODUCER_EPOCH' ||
-    type === 'PRODUCER_FENCED' ||
-    name === 'KafkaJSProducerFencedError'
-  )
-    return retriable('PRODUCER_FENCED');
-  if (
-    name === 'KafkaJSRequestTimeoutError' ||
-    name === 'KafkaJSTimeout' ||
-    type === 'REQUEST_TIMED_OUT'
-  )
-    return retriable('TIMEOUT');
-  if (
-    type === 'CONCURRENT_TRANSACTIONS' ||
-    type === 'INVALID_TXN_STATE' ||
-    type === 'TRANSACTION_ABORTED'
-  )
-    return retriable('TRANSACTION_ABORTED');
-  if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return retriable('UNKNOWN_TOPIC_OR_PARTITION');
-  // kafkajs wraps the cause (retries exceeded): look down the chain
-  type Link = { name?: unknown; code?: unknown; cause?: unknown };
-  const chain: Link[] = [];
-  for (let link = error as Link | undefined; link && chain.length < 5; link = link.cause as Link)
-    chain.push(link);
-  if (chain.some((e) => e.name === 'KafkaJSSASLAuthenticationError'))
-    return new RetriableError(
-      'AUTHENTICATION_FAILED',
-      `the broker refused SASL authentication (a wrong SCRAM username or password, or an IAM role without kafka-cluster:Connect): ${message}`,
-      { cause: error },
-    );
-  if (chain.some((e) => TLS_UNTRUSTED_CODES.has(e.code as string)))
-    return new RetriableError(
-      'TLS_UNTRUSTED',
-      `the broker's TLS certificate is not trusted (if a private CA signed it, KAFKA_TLS_CA_FILE must name that CA): ${message}`,
-      { cause: error },
-    );
-  if (name.startsWith('KafkaJS')) return retriable('BROKER_UNAVAILABLE');
-  return retriable('TRANSIENT');
+  return new RetriableError('TRANSIENT', message, { cause: error });
 };

@@ -17,9 +17,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { clientsFor, ensureIdempotencyTable } from '../../scripts/aws-bootstrap.ts';
 import { stackPaths, up } from '../../scripts/stack.ts';
-import { KafkaClient } from '../lib/kafka/client.ts';
-import { readMappings, startLocalMapping } from './esm/index.ts';
-import type { LambdaHandler, LocalMappingHandle } from './esm/types.ts';
+import { KafkaClient } from '../lib/kafka/index.ts';
+import {
+  type LambdaHandler,
+  type LocalMappingHandle,
+  readMappings,
+  startLocalMapping,
+} from './esm/index.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 

@@ -36,8 +36,8 @@ import {
 import { createRepublishDlqHandler } from '../../src/lib/delivery/republishDlq.ts';
 import { RetriableError } from '../../src/lib/errors.ts';
 import type { KafkaBatchResponse } from '../../src/lib/events/types.ts';
-import { KafkaClient, type PlacedMessage } from '../../src/lib/kafka/client.ts';
-import type { OutboundMessage } from '../../src/lib/kafka/types.ts';
+import { KafkaClient } from '../../src/lib/kafka/client.ts';
+import type { OutboundMessage, PlacedMessage } from '../../src/lib/kafka/types.ts';
 import {
   type LocalMapping,
   type LocalMappingHandle,

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { decodeKafkaEvent, parseOnFailureEnvelope } from '../../src/lib/events/index.ts';
+import { decodeKafkaEvent } from '../../src/lib/events/decode.ts';
+import { parseOnFailureEnvelope } from '../../src/lib/events/onFailureEnvelope.ts';
 import type { KafkaEvent } from '../../src/lib/events/types.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import type { OutboundMessage } from '../../src/lib/kafka/types.ts';
@@ -125,7 +126,11 @@ const range = (key: string, from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => `${key}@${from + i}`);
 
 const committed = async (mapping: LocalMapping) =>
-  Object.fromEntries(await client.committedOffsets(mapping.consumerGroupId, mapping.topic));
+  Object.fromEntries(
+    [...(await client.committedCheckpoints(mapping.consumerGroupId, mapping.topic))].map(
+      ([partition, { nextOffset }]) => [partition, nextOffset],
+    ),
+  );
 
 const failAt = (partition: string, ...offsets: number[]) => ({
   batchItemFailures: offsets.map((offset) => ({ itemIdentifier: { partition, offset } })),

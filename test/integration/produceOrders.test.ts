@@ -7,10 +7,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PipelineConfig, readPipelineConfig } from '../../src/lib/config.ts';
-import { InvalidRequestError, PipelineError } from '../../src/lib/errors.ts';
+import {
+  InvalidRequestError,
+  PipelineError,
+  RequestInProgressError,
+} from '../../src/lib/errors.ts';
 import {
   type IdempotencySettings,
-  RequestInProgressError,
   readIdempotencySettings,
 } from '../../src/lib/intake/idempotency.ts';
 import { createProduceOrdersHandler } from '../../src/lib/intake/produceOrders.ts';

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ERROR_CODES,
-  isRetriableCode,
+  ERROR_TABLE,
+  type ErrorCode,
+  PipelineError,
   PoisonRecordError,
+  RequestInProgressError,
   RetriableError,
   safeMessage,
   toPipelineError,
@@ -10,7 +12,8 @@ import {
 
 describe('errors', () => {
   it('marks exactly the transient codes retriable', () => {
-    const retriable = ERROR_CODES.filter(isRetriableCode);
+    const codes = Object.keys(ERROR_TABLE) as ErrorCode[];
+    const retriable = codes.filter((code) => new PipelineError(code, 'x').retriable);
     expect(retriable).toEqual([
       'BROKER_UNAVAILABLE',
       'TRANSACTION_ABORTED',
@@ -24,74 +27,19 @@ describe('errors', () => {
     ]);
     expect(new PoisonRecordError('NOT_JSON', 'x').retriable).toBe(false);
     expect(new RetriableError('TIMEOUT', 'x').retriable).toBe(true);
+    expect(new RequestInProgressError('x')).toMatchObject({ code: 'TRANSIENT', retriable: true });
   });
 
-  it('maps kafkajs errors by their type and name', () => {
-    expect(
-      toPipelineError(
-        Object.assign(new Error('fenced'), {
-          name: 'KafkaJSProtocolError',
-          type: 'INVALID_PRODUCER_EPOCH',
-        }),
-      ).code,
-    ).toBe('PRODUCER_FENCED');
-    expect(
-      toPipelineError(Object.assign(new Error('t'), { name: 'KafkaJSRequestTimeoutError' })).code,
-    ).toBe('TIMEOUT');
-    expect(
-      toPipelineError(Object.assign(new Error('c'), { name: 'KafkaJSConnectionError' })).code,
-    ).toBe('BROKER_UNAVAILABLE');
-    expect(
-      toPipelineError(
-        Object.assign(new Error('This server does not host this topic-partition'), {
-          name: 'KafkaJSProtocolError',
-          type: 'UNKNOWN_TOPIC_OR_PARTITION',
-        }),
-        'committed offsets of g on AWSKafkaTopic',
-      ),
-    ).toMatchObject({
-      code: 'UNKNOWN_TOPIC_OR_PARTITION',
+  it('keeps a PipelineError as it is and maps anything else to a retriable TRANSIENT', () => {
+    const poison = new PoisonRecordError('NOT_JSON', 'x');
+    expect(toPipelineError(poison)).toBe(poison);
+    const cause = new Error('socket hang up');
+    expect(toPipelineError(cause, 'reading')).toMatchObject({
+      code: 'TRANSIENT',
       retriable: true,
-      message:
-        'committed offsets of g on AWSKafkaTopic: This server does not host this topic-partition',
+      message: 'reading: socket hang up',
+      cause,
     });
-    expect(toPipelineError(new Error('anything')).retriable).toBe(true);
-  });
-
-  it('names a refused login and an untrusted certificate, however deep kafkajs wrapped them', () => {
-    const refused = Object.assign(
-      new Error('SASL SCRAM SHA512 authentication failed: invalid credentials'),
-      { name: 'KafkaJSSASLAuthenticationError', retriable: false },
-    );
-    const untrusted = Object.assign(
-      new Error('Connection error: self-signed certificate in certificate chain'),
-      { name: 'KafkaJSConnectionError', code: 'SELF_SIGNED_CERT_IN_CHAIN' },
-    );
-    const exceeded = (cause: Error) =>
-      Object.assign(new Error(cause.message, { cause }), {
-        name: 'KafkaJSNumberOfRetriesExceeded',
-      });
-    for (const error of [refused, exceeded(refused)])
-      expect(toPipelineError(error)).toMatchObject({
-        code: 'AUTHENTICATION_FAILED',
-        retriable: true,
-        message: expect.stringMatching(/^the broker refused SASL authentication/),
-      });
-    for (const error of [untrusted, exceeded(untrusted)])
-      expect(toPipelineError(error)).toMatchObject({
-        code: 'TLS_UNTRUSTED',
-        retriable: true,
-        message: expect.stringMatching(/^the broker's TLS certificate is not trusted/),
-      });
-    // a refused connection is not a trust problem
-    expect(
-      toPipelineError(
-        Object.assign(new Error('Connection error: connect ECONNREFUSED'), {
-          name: 'KafkaJSConnectionError',
-          code: 'ECONNREFUSED',
-        }),
-      ).code,
-    ).toBe('BROKER_UNAVAILABLE');
   });
 
   it('masks secrets, strips control characters and bounds the length', () => {

@@ -1,7 +1,7 @@
 import { type ErrorCode, safeMessage } from '../errors.ts';
-import type { DecodedRecord } from '../events/types.ts';
-import { toOutboundHeaders } from '../kafka/headers.ts';
-import type { OutboundMessage } from '../kafka/types.ts';
+import { lastHeaderText } from '../events/headers.ts';
+import type { DecodedRecord, HeaderMap } from '../events/types.ts';
+import { type OutboundMessage, toOutboundHeaders } from '../kafka/index.ts';
 
 /** The dead-letter header contract (README "Dead letters"). Names never change. */
 export const DLQ_HEADERS = {
@@ -23,13 +23,11 @@ export const DLQ_HEADERS = {
 export type DeadLetterSource = 'handler' | 'esm-on-failure';
 
 /**
- * `x-dlq-error-code` of a record the event-source mapping gave up on (an AWS
- * on-failure envelope): no handler error names it, so it is not an {@link ErrorCode}.
+ * `x-dlq-error-code` of a record the event-source mapping gave up on (an AWS on-failure
+ * envelope). An {@link ErrorCode} like any other, though no handler error carries it:
+ * only the envelopes' dead letters do.
  */
 export const ON_FAILURE_ERROR_CODE = 'RETRIES_EXHAUSTED' satisfies ErrorCode;
-
-/** Every value `x-dlq-error-code` can take. */
-export type DeadLetterErrorCode = ErrorCode;
 
 /**
  * Topic configuration the dead-letter topics need (`orders.dlq`, `orders.parking-lot`).
@@ -43,11 +41,50 @@ export type DeadLetterErrorCode = ErrorCode;
 export const DEAD_LETTER_TOPIC_CONFIG = { 'max.message.bytes': String(2 * 1024 * 1024) } as const;
 
 /** Bound on `x-dlq-error-message`: headers are not the place for stack traces. */
-export const DLQ_MESSAGE_MAX = 256;
+const DLQ_MESSAGE_MAX = 256;
 
-const lastText = (record: DecodedRecord, name: string): string | undefined => {
-  const v = record.headers.get(name);
-  return v && v.length > 0 ? v[v.length - 1]!.toString('utf8') : undefined;
+/** The `x-dlq-*` headers a record carries, read once: what deciding about a dead letter needs. */
+export interface DeadLetterHeaders {
+  originalTopic?: string;
+  originalPartition?: string;
+  originalOffset?: string;
+  originalTimestamp?: string;
+  /** `x-dlq-attempts` when it is a positive integer (up to 9 digits). */
+  attempts?: number;
+  firstFailedAt?: string;
+  /** `x-dlq-not-before` when it is a readable time. */
+  notBefore?: Date;
+  /** `x-dlq-value-encoding` is set: the value is not the bytes the producer wrote. */
+  valueReencoded: boolean;
+  /** `x-dlq-history`, every entry, oldest first. */
+  history: readonly Buffer[];
+}
+
+/**
+ * Reads the dead-letter contract headers of a record (the last value of each, as Kafka
+ * clients do). A header that is absent or unreadable is left out, never guessed.
+ *
+ * @example
+ * readDeadLetterHeaders(record.headers).attempts // 2, or undefined for a first failure
+ */
+export const readDeadLetterHeaders = (headers: HeaderMap): DeadLetterHeaders => {
+  const text = (name: string) => lastHeaderText(headers, name);
+  const attempts = text(DLQ_HEADERS.attempts);
+  const notBefore = new Date(text(DLQ_HEADERS.notBefore) ?? '');
+  return {
+    originalTopic: text(DLQ_HEADERS.originalTopic),
+    originalPartition: text(DLQ_HEADERS.originalPartition),
+    originalOffset: text(DLQ_HEADERS.originalOffset),
+    originalTimestamp: text(DLQ_HEADERS.originalTimestamp),
+    attempts:
+      attempts !== undefined && /^\d{1,9}$/.test(attempts) && Number(attempts) > 0
+        ? Number(attempts)
+        : undefined,
+    firstFailedAt: text(DLQ_HEADERS.firstFailedAt),
+    notBefore: Number.isNaN(notBefore.getTime()) ? undefined : notBefore,
+    valueReencoded: headers.has(DLQ_HEADERS.valueEncoding),
+    history: headers.get(DLQ_HEADERS.history) ?? [],
+  };
 };
 
 /**
@@ -61,7 +98,7 @@ const lastText = (record: DecodedRecord, name: string): string | undefined => {
  */
 export const deadLetter = (
   record: DecodedRecord,
-  error: { readonly code: DeadLetterErrorCode; readonly message: string },
+  error: { readonly code: ErrorCode; readonly message: string },
   options: {
     topic: string;
     now: Date;
@@ -71,36 +108,27 @@ export const deadLetter = (
 ): OutboundMessage => {
   const at = options.now.toISOString();
   const headers = toOutboundHeaders(record.headers);
-  const previousAttempts = Number(lastText(record, DLQ_HEADERS.attempts));
-  const attempts =
-    Number.isInteger(previousAttempts) && previousAttempts > 0 ? previousAttempts : 1;
-  const redelivered = lastText(record, DLQ_HEADERS.originalTopic) !== undefined;
-  const message = safeMessage(error.message, DLQ_MESSAGE_MAX);
-  const history = record.headers.get(DLQ_HEADERS.history) ?? [];
-
-  headers[DLQ_HEADERS.originalTopic] = redelivered
-    ? lastText(record, DLQ_HEADERS.originalTopic)!
-    : record.topic;
+  const previous = readDeadLetterHeaders(record.headers);
+  const attempts = previous.attempts ?? 1;
   // a record holding only part of the contract (written by hand, truncated) still
   // gets a complete set: never an undefined header value
-  headers[DLQ_HEADERS.originalPartition] =
-    (redelivered ? lastText(record, DLQ_HEADERS.originalPartition) : undefined) ??
-    String(record.partition);
-  headers[DLQ_HEADERS.originalOffset] =
-    (redelivered ? lastText(record, DLQ_HEADERS.originalOffset) : undefined) ??
-    String(record.offset);
-  headers[DLQ_HEADERS.originalTimestamp] = redelivered
-    ? (lastText(record, DLQ_HEADERS.originalTimestamp) ?? new Date(record.timestamp).toISOString())
-    : new Date(record.timestamp).toISOString();
+  const origin = previous.originalTopic === undefined ? undefined : previous;
+  const message = safeMessage(error.message, DLQ_MESSAGE_MAX);
+
+  headers[DLQ_HEADERS.originalTopic] = origin?.originalTopic ?? record.topic;
+  headers[DLQ_HEADERS.originalPartition] = origin?.originalPartition ?? String(record.partition);
+  headers[DLQ_HEADERS.originalOffset] = origin?.originalOffset ?? String(record.offset);
+  headers[DLQ_HEADERS.originalTimestamp] =
+    origin?.originalTimestamp ?? new Date(record.timestamp).toISOString();
   headers[DLQ_HEADERS.errorCode] = error.code;
   headers[DLQ_HEADERS.errorMessage] = message;
   headers[DLQ_HEADERS.attempts] = String(attempts);
-  headers[DLQ_HEADERS.firstFailedAt] = lastText(record, DLQ_HEADERS.firstFailedAt) ?? at;
+  headers[DLQ_HEADERS.firstFailedAt] = previous.firstFailedAt ?? at;
   headers[DLQ_HEADERS.failedAt] = at;
   headers[DLQ_HEADERS.source] = options.source ?? 'handler';
   // one entry per failure, oldest first: the record's whole story travels with it
   headers[DLQ_HEADERS.history] = [
-    ...history,
+    ...previous.history,
     Buffer.from(
       JSON.stringify({
         attempt: attempts,

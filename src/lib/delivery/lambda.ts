@@ -17,12 +17,8 @@ import {
 } from '../telemetry/instrument.ts';
 import { outcomeLogger } from '../telemetry/logger.ts';
 import { deliveryTelemetry } from '../telemetry/spans.ts';
-import {
-  batchTotals,
-  type DeliveryTelemetry,
-  type PartitionResult,
-  type RecordOutcome,
-} from './processBatch.ts';
+import type { DeliveryTelemetry } from '../telemetry/types.ts';
+import { batchTotals, type PartitionResult, type RecordOutcome } from './processBatch.ts';
 
 /** What a delivery handler factory is given (a subset of its own deps). */
 export interface DeliveryLambdaDeps<TDetail> {

@@ -10,7 +10,7 @@ import {
   toPipelineError,
 } from '../errors.ts';
 import type { DecodedRecord } from '../events/types.ts';
-import type { OutboundMessage } from '../kafka/types.ts';
+import type { OutboundMessage } from '../kafka/index.ts';
 import { deadLetter } from './deadLetter.ts';
 
 /**

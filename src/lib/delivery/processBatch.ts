@@ -1,12 +1,12 @@
 import { type PipelineError, RetriableError, toPipelineError } from '../errors.ts';
 import { buildBatchResponse } from '../events/batchResponse.ts';
 import type { KafkaBatchResponse, PartitionBatch } from '../events/types.ts';
-import { type CallBounds, timeLeft } from '../kafka/deadline.ts';
 import type {
   CommittedCheckpoint,
   OutboundMessage,
   TransactionalCheckpoint,
-} from '../kafka/types.ts';
+} from '../kafka/index.ts';
+import { type CallBounds, timeLeft } from '../kafka/index.ts';
 import { withPropagation } from '../telemetry/propagation.ts';
 import {
   advanceCheckpoint,

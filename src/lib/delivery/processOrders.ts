@@ -3,14 +3,14 @@ import { functionPrefix, type PipelineConfig } from '../config.ts';
 import { PoisonRecordError } from '../errors.ts';
 import { decodeKafkaEvent } from '../events/decode.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
-import type { OutboundMessage } from '../kafka/types.ts';
+import type { OutboundMessage } from '../kafka/index.ts';
 import {
   evaluateOrder,
   type OrderResult,
   type OrderStatus,
+  parseOrder,
   type ReasonCode,
-} from '../orders/rules.ts';
-import { parseOrder } from '../orders/schema.ts';
+} from '../orders/index.ts';
 import {
   type CheckpointCache,
   type DeliveryKafka,

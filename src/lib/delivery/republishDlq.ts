@@ -61,19 +61,12 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import { functionPrefix, type PipelineConfig } from '../config.ts';
-import { PoisonRecordError, RetriableError } from '../errors.ts';
+import { RetriableError } from '../errors.ts';
 import { decodeKafkaEvent } from '../events/decode.ts';
-import { parseOnFailureEnvelope } from '../events/onFailureEnvelope.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
-import { lastHeader, toOutboundHeaders } from '../kafka/headers.ts';
-import type { CommittedCheckpoint, OutboundMessage } from '../kafka/types.ts';
+import type { CommittedCheckpoint } from '../kafka/index.ts';
 import { decodeCheckpoint, type OffsetStatus, offsetStatus } from './checkpoint.ts';
-import {
-  type DeadLetterSource,
-  DLQ_HEADERS,
-  deadLetter,
-  ON_FAILURE_ERROR_CODE,
-} from './deadLetter.ts';
+import type { DeadLetterSource } from './deadLetter.ts';
 import {
   type CheckpointCache,
   type DeliveryKafka,
@@ -84,229 +77,14 @@ import {
   processBatch,
   type RecordOutcome,
 } from './processBatch.ts';
-
-/** Why a record went to the parking lot. */
-export const PARK_REASONS = [
-  /** `x-dlq-attempts` reached the configured maximum. */
-  'ATTEMPTS_EXHAUSTED',
-  /** Neither a dead letter with the `x-dlq-*` contract nor an AWS on-failure envelope. */
-  'UNDECODABLE',
-  /** Understood, but republishing cannot help or is not allowed. */
-  'NOT_REPUBLISHABLE',
-] as const;
-
-export type ParkReason = (typeof PARK_REASONS)[number];
-
-/** Where a record sat in its topic. */
-export interface RecordPosition {
-  topic: string;
-  partition: number;
-  offset: number;
-}
-
-/** What to do with one DLQ record. */
-export type RepublishDecision =
-  | {
-      action: 'republish';
-      /** The attempt number the republished record carries. */
-      attempts: number;
-      source: DeadLetterSource;
-      message: OutboundMessage;
-      /**
-       * For an AWS on-failure envelope: the record the mapping gave up on. Whether its
-       * result already committed is for the caller to find out (its checkpoint).
-       */
-      gaveUpOn?: RecordPosition;
-    }
-  | { action: 'park'; reason: ParkReason; attempts: number; message: OutboundMessage }
-  | {
-      action: 'wait';
-      /** From `x-dlq-not-before`. */
-      notBefore: Date;
-      waitMs: number;
-      attempts: number;
-    };
-
-export interface RepublishOptions {
-  now: Date;
-  /** `config.dlqMaxAttempts`: a dead letter with this many attempts is parked. */
-  maxAttempts: number;
-  parkingLotTopic: string;
-  /** Topics a dead letter may be sent back to; any other is parked. */
-  republishTopics: ReadonlySet<string>;
-  /** Back-off written into `x-dlq-not-before` of the dead letter built from an envelope. */
-  backoff?: { baseMs: number; maxMs: number };
-}
-
-const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-
-const lastText = (record: DecodedRecord, name: string): string | undefined => {
-  const values = record.headers.get(name);
-  const last = values?.[values.length - 1];
-  return last === undefined ? undefined : last.toString('utf8');
-};
-
-const positiveInt = (text: string | undefined): number | undefined => {
-  if (text === undefined || !/^\d{1,9}$/.test(text)) return undefined;
-  const n = Number(text);
-  return n > 0 ? n : undefined;
-};
-
-/** A dead letter rebuilt as a decoded record, so both kinds take the same path. */
-const asRecord = (message: OutboundMessage, like: DecodedRecord): DecodedRecord => {
-  const headers = new Map<string, Buffer[]>();
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    const values = Array.isArray(value) ? value : [value];
-    headers.set(
-      name,
-      values.map((v) => (typeof v === 'string' ? Buffer.from(v) : v)),
-    );
-  }
-  const toBuffer = (v: Buffer | string | null) => (typeof v === 'string' ? Buffer.from(v) : v);
-  return { ...like, key: toBuffer(message.key), value: toBuffer(message.value), headers };
-};
-
-const failureTime = (envelopeTimestamp: string, record: DecodedRecord, now: Date): Date => {
-  const at = new Date(envelopeTimestamp);
-  if (envelopeTimestamp !== '' && !Number.isNaN(at.getTime())) return at;
-  return record.timestamp >= 0 ? new Date(record.timestamp) : now;
-};
-
-const park = (
-  record: DecodedRecord,
-  reason: ParkReason,
-  attempts: number,
-  options: RepublishOptions,
-): RepublishDecision => ({
-  action: 'park',
-  reason,
-  attempts,
-  message: {
-    topic: options.parkingLotTopic,
-    key: record.key,
-    value: record.value,
-    headers: toOutboundHeaders(record.headers),
-  },
-});
-
-const undecodable = (record: DecodedRecord, why: string, options: RepublishOptions) => {
-  const letter = deadLetter(record, new PoisonRecordError('UNDECODABLE_DEAD_LETTER', why), {
-    topic: options.parkingLotTopic,
-    now: options.now,
-  });
-  const attempts = positiveInt(lastHeader(letter.headers, DLQ_HEADERS.attempts)) ?? 1;
-  return { action: 'park', reason: 'UNDECODABLE', attempts, message: letter } as const;
-};
-
-/**
- * Reads a DLQ record as a dead letter with the `x-dlq-*` contract: directly when
- * processOrders wrote it, rebuilt from the payload when it is an AWS on-failure
- * envelope. `undefined` when it is neither; a park decision when it is an envelope
- * whose record cannot be republished.
- */
-const readDeadLetter = (
-  record: DecodedRecord,
-  options: RepublishOptions,
-):
-  | { letter: DecodedRecord; source: DeadLetterSource; gaveUpOn?: RecordPosition }
-  | RepublishDecision
-  | undefined => {
-  const envelope = record.value === null ? undefined : parseOnFailureEnvelope(record.value);
-  if (envelope) {
-    const { original } = envelope;
-    const tooLarge = envelope.condition === 'MaximumPayloadSizeExceeded';
-    const code = tooLarge
-      ? 'RECORD_TOO_LARGE'
-      : (original.decodeError?.code ?? ON_FAILURE_ERROR_CODE);
-    const invokes = envelope.approximateInvokeCount;
-    const detail = [
-      `${envelope.condition} after ${invokes} invocation${invokes === 1 ? '' : 's'}`,
-      envelope.functionError && `(${envelope.functionError})`,
-      original.decodeError && `; ${original.decodeError.message}`,
-    ];
-    const message = deadLetter(
-      original,
-      { code, message: `AWS on-failure destination: ${detail.filter(Boolean).join(' ')}` },
-      {
-        topic: options.parkingLotTopic,
-        now: failureTime(envelope.timestamp, record, options.now),
-        source: 'esm-on-failure',
-        backoff: options.backoff,
-      },
-    );
-    const letter = asRecord(message, record);
-    if (tooLarge || original.decodeError) {
-      // the record never reached the function, or its bytes were never known
-      return park(
-        letter,
-        'NOT_REPUBLISHABLE',
-        positiveInt(lastText(letter, DLQ_HEADERS.attempts)) ?? 1,
-        options,
-      );
-    }
-    const gaveUpOn = {
-      topic: original.topic,
-      partition: original.partition,
-      offset: original.offset,
-    };
-    return { letter, source: 'esm-on-failure', gaveUpOn };
-  }
-  const topic = lastText(record, DLQ_HEADERS.originalTopic);
-  const attempts = positiveInt(lastText(record, DLQ_HEADERS.attempts));
-  if (topic === undefined || !TOPIC_NAME.test(topic) || attempts === undefined) return undefined;
-  return { letter: record, source: 'handler' };
-};
-
-/**
- * Decides what happens to one DLQ record: republish it to its original topic with
- * `x-dlq-attempts` + 1, park it, or wait for its `x-dlq-not-before`. Pure: no I/O,
- * the clock comes in `options.now`.
- *
- * @example
- * const decision = republishDecision(record, {
- *   now: new Date(), maxAttempts: 3, parkingLotTopic: 'orders.parking-lot',
- *   republishTopics: new Set(['orders']),
- * });
- * if (decision.action !== 'wait') messages.push(decision.message);
- */
-export const republishDecision = (
-  record: DecodedRecord,
-  options: RepublishOptions,
-): RepublishDecision => {
-  const read = readDeadLetter(record, options);
-  if (read === undefined)
-    return undecodable(record, 'neither x-dlq-* headers nor an AWS on-failure envelope', options);
-  if ('action' in read) return read;
-
-  const { letter, source, gaveUpOn } = read;
-  const attempts = positiveInt(lastText(letter, DLQ_HEADERS.attempts)) ?? 1;
-  const topic = lastText(letter, DLQ_HEADERS.originalTopic)!;
-  if (attempts >= options.maxAttempts) return park(letter, 'ATTEMPTS_EXHAUSTED', attempts, options);
-  if (letter.headers.has(DLQ_HEADERS.valueEncoding))
-    // the value is the event's raw text, not the bytes the producer wrote
-    return park(letter, 'NOT_REPUBLISHABLE', attempts, options);
-  if (!options.republishTopics.has(topic))
-    return park(letter, 'NOT_REPUBLISHABLE', attempts, options);
-
-  const notBefore = new Date(lastText(letter, DLQ_HEADERS.notBefore) ?? '');
-  // an unreadable not-before holds nothing back: a bad header must not stall a partition
-  const waitMs = Number.isNaN(notBefore.getTime())
-    ? 0
-    : notBefore.getTime() - options.now.getTime();
-  if (waitMs > 0) return { action: 'wait', notBefore, waitMs, attempts };
-
-  const headers = toOutboundHeaders(letter.headers);
-  headers[DLQ_HEADERS.attempts] = String(attempts + 1);
-  return {
-    action: 'republish',
-    attempts: attempts + 1,
-    source,
-    // no partition: the key decides, as it did for the producer; no timestamp: a
-    // fresh one, or retention and MaximumRecordAgeInSeconds would see an old record
-    message: { topic, key: letter.key, value: letter.value, headers },
-    ...(gaveUpOn ? { gaveUpOn } : {}),
-  };
-};
+import {
+  type BackoffLimits,
+  backoffStep,
+  type ParkReason,
+  type RecordPosition,
+  type RepublishDecision,
+  republishDecision,
+} from './republishDecision.ts';
 
 /**
  * What republishDlq says about a record it handled (the `detail` of its `ok` outcome,
@@ -340,36 +118,6 @@ const outcomeDetail = (
         ...(checkpoint === undefined ? {} : { checkpoint }),
       }
     : { action: 'park', reason: decision.reason, attempts: decision.attempts };
-
-/** How long an invocation may wait in-process for a record's back-off. */
-export interface BackoffLimits {
-  /** Longest single wait. Default 10 s. */
-  maxWaitMs?: number;
-  /** Time kept free before the invocation's deadline (to commit). Default 5 s. */
-  marginMs?: number;
-}
-
-/**
- * Whether to wait `waitMs` in-process or stop the partition now. Pure.
- *
- * @param remainingMs the invocation's remaining time now; `undefined` when unknown
- *   (no Lambda context): only `maxWaitMs` bounds the wait.
- * @example
- * backoffStep(1_500, 60_000) // { action: 'sleep', ms: 1500 }
- * backoffStep(30_000, 60_000) // { action: 'stop' }: longer than maxWaitMs
- * backoffStep(1_500, 6_000) // { action: 'stop' }: would eat into the 5 s margin
- */
-export const backoffStep = (
-  waitMs: number,
-  remainingMs: number | undefined,
-  limits: BackoffLimits = {},
-): { action: 'sleep'; ms: number } | { action: 'stop' } => {
-  const budget = Math.min(
-    limits.maxWaitMs ?? 10_000,
-    remainingMs === undefined ? Number.POSITIVE_INFINITY : remainingMs - (limits.marginMs ?? 5_000),
-  );
-  return waitMs <= budget ? { action: 'sleep', ms: Math.max(0, waitMs) } : { action: 'stop' };
-};
 
 export interface RepublishDlqDeps {
   config: PipelineConfig;

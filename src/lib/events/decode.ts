@@ -420,18 +420,6 @@ export const decodeKafkaEvent = (event: unknown, options: DecodeOptions = {}): P
 };
 
 /**
- * The UTF-8 text of the last value of a header, as Kafka clients read a single-valued header.
- *
- * @example
- * headerValue(record.headers, 'traceparent') // '00-4bf9…-01' or undefined
- */
-export const headerValue = (headers: HeaderMap, name: string): string | undefined => {
-  const values = headers.get(name);
-  const last = values?.[values.length - 1];
-  return last === undefined ? undefined : last.toString('utf8');
-};
-
-/**
  * A {@link HeaderMap} in the event's shape: one one-key object per value, values as
  * byte-number arrays, repeated names in order (grouped by name, as the map keeps them).
  *

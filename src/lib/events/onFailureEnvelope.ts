@@ -15,7 +15,7 @@ import type { DecodedRecord, KafkaEvent } from './types.ts';
  * the SQS/SNS destination page `RetryAttemptsExhausted` (and `MaximumPayloadSizeExceeded`).
  * Parsing accepts any string and hands it on unchanged.
  */
-export const ON_FAILURE_CONDITIONS = [
+const ON_FAILURE_CONDITIONS = [
   'RetriesExhausted',
   'RetryAttemptsExhausted',
   'MaximumPayloadSizeExceeded',

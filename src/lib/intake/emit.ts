@@ -3,9 +3,12 @@
  * transaction (all or none), each with a `traceparent`, one transaction at a time.
  */
 import { randomBytes } from 'node:crypto';
-import type { PlacedMessage, TransactionalProducerOptions } from '../kafka/client.ts';
-import type { OutboundMessage } from '../kafka/types.ts';
-import type { Order } from '../orders/schema.ts';
+import type {
+  OutboundMessage,
+  PlacedMessage,
+  TransactionalProducerOptions,
+} from '../kafka/index.ts';
+import type { Order } from '../orders/index.ts';
 import { producerSpan } from '../telemetry/spans.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
 import type { ProduceOrdersResult } from './request.ts';

@@ -3,8 +3,14 @@
  * event carries, and the HTTP response for each error (400, 405, 409, 422, 503, 500).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { InvalidRequestError, PipelineError, safeMessage } from '../errors.ts';
-import { IdempotencyKeyReusedError, RequestInProgressError } from './idempotency.ts';
+import {
+  IdempotencyKeyReusedError,
+  InvalidRequestError,
+  PipelineError,
+  RequestInProgressError,
+  safeMessage,
+} from '../errors.ts';
+
 import {
   invalid,
   type ProduceOrdersRequest,

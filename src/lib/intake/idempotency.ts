@@ -3,33 +3,25 @@
  * again (Powertools idempotency, DynamoDB persistence), a key reused with other orders
  * is refused, and Powertools' errors become the pipeline's.
  */
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  IdempotencyUnknownError,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { ConfigurationError, InvalidRequestError, RetriableError, safeMessage } from '../errors.ts';
+import {
+  ConfigurationError,
+  IdempotencyKeyReusedError,
+  RequestInProgressError,
+  RetriableError,
+  safeMessage,
+} from '../errors.ts';
 import type { ProduceOrdersResult, ValidProduceRequest } from './request.ts';
-
-/**
- * A request with the same idempotency key is being handled right now (by this
- * or another container). Retriable: try again shortly, the first result will be
- * returned once it is stored.
- */
-export class RequestInProgressError extends RetriableError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('TRANSIENT', message, options);
-    this.name = 'RequestInProgressError';
-  }
-}
-
-/** The idempotency key was used before with different orders. Not retriable. */
-export class IdempotencyKeyReusedError extends InvalidRequestError {
-  constructor(message: string) {
-    super(message, []);
-    this.name = 'IdempotencyKeyReusedError';
-  }
-}
 
 /** Where idempotency records live. */
 export interface IdempotencySettings {
@@ -90,19 +82,18 @@ const persistenceStoreFor = (settings: IdempotencySettings): BasePersistenceLaye
       });
 };
 
-/** Powertools' errors, by name (its classes are not needed to tell them apart). */
+/** Powertools' idempotency errors, told apart by class (all extend `IdempotencyUnknownError`). */
 export const fromIdempotencyError = (error: unknown, idempotencyKey: string): unknown => {
-  const name = (error as { name?: unknown } | null)?.name;
-  if (name === 'IdempotencyAlreadyInProgressError')
+  if (error instanceof IdempotencyAlreadyInProgressError)
     return new RequestInProgressError(
       `a request with idempotency key "${idempotencyKey}" is in progress; retry shortly`,
       { cause: error },
     );
-  if (name === 'IdempotencyValidationError')
+  if (error instanceof IdempotencyValidationError)
     return new IdempotencyKeyReusedError(
       `idempotency key "${idempotencyKey}" was used before with different orders`,
     );
-  if (typeof name === 'string' && name.startsWith('Idempotency'))
+  if (error instanceof IdempotencyUnknownError)
     // the store could not be read or written (DynamoDB throttled or unreachable)
     return new RetriableError('TRANSIENT', `idempotency store: ${safeMessage(error)}`, {
       cause: error,

@@ -15,7 +15,12 @@ import type {
   Context,
 } from 'aws-lambda';
 import { functionPrefix, type PipelineConfig } from '../config.ts';
-import { InvalidRequestError, type PipelineError, toPipelineError } from '../errors.ts';
+import {
+  InvalidRequestError,
+  type PipelineError,
+  RequestInProgressError,
+  toPipelineError,
+} from '../errors.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
 import { orderEmitter, type ProduceOrdersKafka, randomHex } from './emit.ts';
 import { httpResponseForError, isHttpApiEvent, json, requestFromHttpEvent } from './httpApi.ts';
@@ -25,7 +30,6 @@ import {
   type IdempotencySettings,
   idempotentEmit,
   type RemainingTime,
-  RequestInProgressError,
 } from './idempotency.ts';
 import {
   DEFAULT_MAX_ORDERS,

@@ -3,7 +3,7 @@
  * anything is sent (key, list, every order, record size, repeated order ids). Pure.
  */
 import { InvalidRequestError } from '../errors.ts';
-import { type Order, safeParseOrder } from '../orders/schema.ts';
+import { type Order, safeParseOrder } from '../orders/index.ts';
 
 /** What a direct invoke sends. `orders` are order inputs, validated here. */
 export interface ProduceOrdersRequest {

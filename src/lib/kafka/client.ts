@@ -1,21 +1,22 @@
 /**
- * The only importer of kafkajs in the product. Everything else speaks the
- * client-neutral types of `./types.ts`, so the client can be swapped (for
- * example for `@platformatic/kafka` once Lambda's Node has what it needs).
+ * The Kafka client: transactional producers, checkpoint reads, topic set-up. With
+ * `produceRequests.ts` beside it, the only importer of kafkajs in the product. Everything else speaks the client-neutral types of `./types.ts`, so the
+ * client can be swapped (for example for `@platformatic/kafka` once Lambda's Node has
+ * what it needs).
  */
 import kafkajs from 'kafkajs';
-import { toPipelineError } from '../errors.ts';
 import { beforeDeadline, type CallBounds } from './deadline.ts';
+import { fromKafkaError } from './errors.ts';
+import { recordingPartitioner, sendChunks, toKafkaJsChunks } from './produceRequests.ts';
 import type {
   CommittedCheckpoint,
   OutboundMessage,
+  PlacedMessage,
   TransactionalCheckpoint,
-  WrittenRecord,
 } from './types.ts';
 
 type KafkaJs = InstanceType<typeof kafkajs.Kafka>;
 type KafkaJsProducer = ReturnType<KafkaJs['producer']>;
-type KafkaJsMessage = Parameters<KafkaJsProducer['send']>[0]['messages'][number];
 type KafkaJsConfig = ConstructorParameters<typeof kafkajs.Kafka>[0];
 
 /** What the client needs to reach the cluster (built by `connection.ts`). */
@@ -42,119 +43,6 @@ export interface TransactionalProducerOptions {
   transactionTimeoutMs?: number;
   hooks?: ProducerHooks;
 }
-
-/** A message with the partition and offset it was written at. */
-export interface PlacedMessage extends WrittenRecord {
-  offset: string;
-}
-
-const partitionOf = new WeakMap<object, number>();
-
-// The default partitioner (murmur2, as the Java client), remembering where each
-// message went so a caller learns the partition and offset of every message.
-const recordingPartitioner = () => {
-  const partition = kafkajs.Partitioners.DefaultPartitioner();
-  return (args: Parameters<typeof partition>[0]) => {
-    const p = partition(args);
-    partitionOf.set(args.message, p);
-    return p;
-  };
-};
-
-/**
- * Bytes per produce request: kafkajs sends each partition's messages of a call as one
- * record batch and never splits it, and a broker refuses a batch over
- * `message.max.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE on every retry. Sends
- * are cut into requests below that; a transaction may span many requests.
- */
-export const MAX_REQUEST_BYTES = 768 * 1024;
-// per-record framing in a v2 record batch (varints, attributes, header counts): generous
-const RECORD_OVERHEAD = 64;
-
-const sizeOf = (v: Buffer | string | null | undefined) =>
-  v === null || v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length;
-
-const messageBytes = (m: OutboundMessage) => {
-  let n = RECORD_OVERHEAD + sizeOf(m.key) + sizeOf(m.value);
-  for (const [name, v] of Object.entries(m.headers ?? {})) {
-    for (const one of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(name) + sizeOf(one) + 8;
-  }
-  return n;
-};
-
-type Chunk = {
-  byTopic: Map<string, KafkaJsMessage[]>;
-  ordered: Array<{ topic: string; message: KafkaJsMessage }>;
-};
-
-/** kafkajs messages grouped per topic, in requests of at most `maxBytes` each. */
-const toKafkaJsChunks = (messages: OutboundMessage[], maxBytes = MAX_REQUEST_BYTES): Chunk[] => {
-  const chunks: Chunk[] = [];
-  let chunk: Chunk | undefined;
-  let bytes = 0;
-  for (const m of messages) {
-    const size = messageBytes(m);
-    if (!chunk || (bytes + size > maxBytes && chunk.ordered.length > 0)) {
-      chunk = { byTopic: new Map(), ordered: [] };
-      chunks.push(chunk);
-      bytes = 0;
-    }
-    bytes += size;
-    const message: KafkaJsMessage = {
-      key: m.key,
-      value: m.value,
-      headers: m.headers,
-      ...(m.partition === undefined ? {} : { partition: m.partition }),
-      ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
-    };
-    const list = chunk.byTopic.get(m.topic) ?? [];
-    if (list.length === 0) chunk.byTopic.set(m.topic, list);
-    list.push(message);
-    chunk.ordered.push({ topic: m.topic, message });
-  }
-  return chunks;
-};
-
-/** Sends chunk after chunk (in order, so offsets within a partition stay in message order). */
-const sendChunks = async (
-  chunks: Chunk[],
-  send: (
-    topicMessages: Array<{ topic: string; messages: KafkaJsMessage[] }>,
-  ) => Promise<Array<{ topicName: string; partition: number; baseOffset?: string }>>,
-): Promise<PlacedMessage[]> => {
-  const placed: PlacedMessage[] = [];
-  for (const chunk of chunks) {
-    const metadata = await send(
-      [...chunk.byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
-    );
-    placed.push(...placeMessages(chunk.ordered, metadata));
-  }
-  return placed;
-};
-
-/**
- * Offsets per message: kafkajs sends all messages of one partition in one
- * request as one record batch, so the n-th message of a partition sits at the
- * batch's base offset + n.
- */
-const placeMessages = (
-  ordered: Array<{ topic: string; message: KafkaJsMessage }>,
-  metadata: Array<{ topicName: string; partition: number; baseOffset?: string }>,
-): PlacedMessage[] => {
-  const base = new Map<string, bigint>();
-  for (const r of metadata)
-    base.set(`${r.topicName}\u0000${r.partition}`, BigInt(r.baseOffset ?? '-1'));
-  const seen = new Map<string, bigint>();
-  return ordered.map(({ topic, message }) => {
-    const partition = message.partition ?? partitionOf.get(message) ?? -1;
-    const k = `${topic}\u0000${partition}`;
-    const n = seen.get(k) ?? 0n;
-    seen.set(k, n + 1n);
-    const b = base.get(k) ?? -1n;
-    const offset = b < 0n ? '-1' : String(b + n);
-    return { topic, partition, baseOffset: String(b), offset };
-  });
-};
 
 /**
  * One transactional producer: every `write` is one Kafka transaction (messages
@@ -212,9 +100,7 @@ export class TransactionalProducer {
    */
   async init(bounds?: CallBounds): Promise<void> {
     if (this.#broken)
-      throw toPipelineError(
-        new Error(`producer ${this.transactionalId} is closed after a failure`),
-      );
+      throw fromKafkaError(new Error(`producer ${this.transactionalId} is closed after a failure`));
     return beforeDeadline(this.#init(), bounds, `initTransactions of ${this.transactionalId}`, () =>
       this.#discard(),
     );
@@ -229,7 +115,7 @@ export class TransactionalProducer {
       await tx.abort();
     })().catch((error: unknown) => {
       this.#broken = true;
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     });
     return this.#connected;
   }
@@ -247,9 +133,7 @@ export class TransactionalProducer {
     bounds?: CallBounds,
   ): Promise<PlacedMessage[]> {
     if (this.#broken)
-      throw toPipelineError(
-        new Error(`producer ${this.transactionalId} is closed after a failure`),
-      );
+      throw fromKafkaError(new Error(`producer ${this.transactionalId} is closed after a failure`));
     let tx: Awaited<ReturnType<KafkaJsProducer['transaction']>> | undefined;
     let discarded = false;
     const transaction = async () => {
@@ -297,7 +181,7 @@ export class TransactionalProducer {
         if (tx?.isActive()) await tx.abort().catch(() => {});
         await this.close();
       }
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     }
   }
 
@@ -366,23 +250,9 @@ export class KafkaClient {
       return admin;
     })().catch((error: unknown) => {
       this.#admin = undefined;
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     });
     return this.#admin;
-  }
-
-  /**
-   * Committed offsets of `groupId` for `topic`, as a partition → next-offset map
-   * (partitions with no commit are absent). Offsets written inside a transaction
-   * appear only once it committed.
-   */
-  async committedOffsets(
-    groupId: string,
-    topic: string,
-    bounds?: CallBounds,
-  ): Promise<Map<number, number>> {
-    const committed = await this.committedCheckpoints(groupId, topic, bounds);
-    return new Map([...committed].map(([p, c]) => [p, c.nextOffset]));
   }
 
   /**
@@ -416,7 +286,7 @@ export class KafkaClient {
             // closed, not only forgotten: an orphaned connection would hold the process
             // (under `invoke local`) until the broker drops idle connections, 10 minutes
             this.#resetAdmin();
-            throw toPipelineError(error, `committed offsets of ${groupId} on ${topic}`);
+            throw fromKafkaError(error, `committed offsets of ${groupId} on ${topic}`);
           }
           await new Promise((r) => setTimeout(r, 100 * attempt));
         }
@@ -460,7 +330,7 @@ export class KafkaClient {
           await admin.fetchTopicOffsets(topic);
           break;
         } catch (error) {
-          if (Date.now() > deadline) throw toPipelineError(error);
+          if (Date.now() > deadline) throw fromKafkaError(error);
           await new Promise((r) => setTimeout(r, 100));
         }
       }
@@ -481,7 +351,7 @@ export class KafkaClient {
     })().catch((error: unknown) => {
       // a failed connect is not kept: the next write connects afresh
       this.#plain = undefined;
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     });
     const producer = await this.#plain;
     try {
@@ -489,7 +359,7 @@ export class KafkaClient {
         producer.sendBatch({ acks: -1, topicMessages }),
       );
     } catch (error) {
-      throw toPipelineError(error);
+      throw fromKafkaError(error);
     }
   }
 

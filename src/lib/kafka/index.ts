@@ -1,16 +1,42 @@
 /**
- * Public face of the Kafka module: the client, its types, and the one way the
- * handlers get a client from their environment.
+ * The Kafka module's face: everything outside `src/lib/kafka` imports it from here.
+ * Behind it kafkajs (the only place it is imported) can be swapped for another client;
+ * in front of it the product speaks the client-neutral types of `types.ts`.
  */
-import { KafkaClient, type KafkaClient as KafkaClientType } from './client.ts';
+import { KafkaClient } from './client.ts';
 import { buildKafkaConfig, type ConnectionDeps, readConnectionSettings } from './connection.ts';
 
-export type { KafkaClientConfig, PlacedMessage, TransactionalProducer } from './client.ts';
-export { KafkaClient } from './client.ts';
-export { buildKafkaConfig, readConnectionSettings, resolveBrokers } from './connection.ts';
 export type {
+  KafkaClientConfig,
+  ProducerHooks,
+  TransactionalProducer,
+  TransactionalProducerOptions,
+} from './client.ts';
+export { KafkaClient } from './client.ts';
+export {
+  type ConsumedMessage,
+  type FetchedBatch,
+  type PartitionBounds,
+  TopicConsumer,
+  type TopicConsumerListeners,
+  type TopicConsumerOptions,
+} from './consumer.ts';
+export { type CallBounds, timeLeft } from './deadline.ts';
+export { toOutboundHeaders } from './headers.ts';
+export {
+  type CommittedOffset,
+  committedOffsetsWithMetadata,
+  consumerGroupIds,
+  partitionBounds,
+  type ReadRange,
+  readRanges,
+  type StoredRecord,
+} from './reader.ts';
+export type {
+  CommittedCheckpoint,
   OutboundHeaders,
   OutboundMessage,
+  PlacedMessage,
   TransactionalCheckpoint,
   WrittenRecord,
 } from './types.ts';
@@ -27,9 +53,9 @@ export type {
 export const kafkaFromEnvironment = (
   env: NodeJS.ProcessEnv = process.env,
   deps?: ConnectionDeps,
-): (() => Promise<KafkaClientType>) => {
+): (() => Promise<KafkaClient>) => {
   const settings = readConnectionSettings(env);
-  let client: Promise<KafkaClientType> | undefined;
+  let client: Promise<KafkaClient> | undefined;
   return () => {
     client ??= buildKafkaConfig(settings, deps)
       .then((config) => new KafkaClient(config))

@@ -6,9 +6,9 @@
  * functions' own.
  */
 import { randomUUID } from 'node:crypto';
-import { toPipelineError } from '../errors.ts';
 import type { HeaderMap } from '../events/types.ts';
 import type { KafkaClient } from './client.ts';
+import { fromKafkaError } from './errors.ts';
 
 /** A record as read from a topic. Offsets are decimal strings (they may exceed 2^53). */
 export interface StoredRecord {
@@ -57,7 +57,7 @@ const withRetries = async <T>(what: () => Promise<T>): Promise<T> => {
     try {
       return await what();
     } catch (error) {
-      if (!retriable(error) || attempt >= 5) throw toPipelineError(error);
+      if (!retriable(error) || attempt >= 5) throw fromKafkaError(error);
       await new Promise((r) => setTimeout(r, 100 * attempt));
     }
   }
@@ -72,7 +72,7 @@ const withAdmin = async <T>(
     await admin.connect();
     return await use(admin);
   } catch (error) {
-    throw toPipelineError(error);
+    throw fromKafkaError(error);
   } finally {
     await admin.disconnect().catch(() => {});
   }
@@ -244,7 +244,7 @@ export const readRanges = async (
     await consumer.disconnect().catch(() => {});
     await withAdmin(client, (admin) => admin.deleteGroups([groupId])).catch(() => {});
   }
-  if (crash !== undefined) throw toPipelineError(crash);
+  if (crash !== undefined) throw fromKafkaError(crash);
   const unfinished = [...pending.values()].map(({ topic, partition, next, end }) => ({
     topic,
     partition,

@@ -22,6 +22,11 @@ export interface WrittenRecord {
   baseOffset: string;
 }
 
+/** A message with the partition and offset it was written at. */
+export interface PlacedMessage extends WrittenRecord {
+  offset: string;
+}
+
 /** A consumer offset committed inside the same transaction as the messages. */
 export interface TransactionalCheckpoint {
   groupId: string;

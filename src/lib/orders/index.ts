@@ -1,10 +1,10 @@
 /**
  * Orders: the schema of an incoming order and the pure business rules applied to
  * it. No I/O here; money is integer minor units, converted from decimal strings
- * exactly.
+ * exactly. The folder's face: code outside it imports from here.
  *
  * @example
- * import { evaluateOrder, parseOrder } from './lib/orders/index.ts';
+ * import { evaluateOrder, parseOrder } from '../orders/index.ts';
  * const result = evaluateOrder(parseOrder(record.value), { now: new Date(), source });
  */
 

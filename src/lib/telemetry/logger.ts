@@ -6,10 +6,9 @@
  */
 import { type LogFormatter, Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
-import type { RecordOutcome } from '../delivery/processBatch.ts';
 import { safeMessage } from '../errors.ts';
-import type { DecodedRecord } from '../events/types.ts';
 import { recordTraceparent } from './traceparent.ts';
+import type { ObservedOutcome, ObservedRecord } from './types.ts';
 
 export interface PipelineLoggerOptions {
   serviceName?: string;
@@ -70,7 +69,7 @@ const ORDER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
  * @example
  * logger.info('record received', recordFields(record));
  */
-export const recordFields = (record: DecodedRecord): RecordLogFields => {
+export const recordFields = (record: ObservedRecord): RecordLogFields => {
   const fields: RecordLogFields = {
     topic: record.topic,
     partition: record.partition,
@@ -90,14 +89,14 @@ const SENSITIVE_HEADER =
 export const isSensitiveHeader = (name: string): boolean => SENSITIVE_HEADER.test(name);
 
 /** Longest value excerpt in a DEBUG line. */
-export const DEBUG_VALUE_MAX = 512;
+const DEBUG_VALUE_MAX = 512;
 
 /**
  * A record's headers and value for a DEBUG line: header values as text except those
  * named like credentials (`***`), the value cut to {@link DEBUG_VALUE_MAX} characters.
  */
-export const recordDebugDetail = (
-  record: DecodedRecord,
+const recordDebugDetail = (
+  record: ObservedRecord,
 ): { headers: Record<string, string[]>; value: string | null; valueBytes: number } => {
   const headers: Record<string, string[]> = {};
   for (const [name, values] of record.headers)
@@ -128,7 +127,7 @@ const debugEnabled = (logger: OutcomeLogger) => {
  * @example
  * createProcessOrdersHandler({ config, kafka, onOutcome: (o) => logRecordOutcome(logger, o) });
  */
-export const logRecordOutcome = (logger: OutcomeLogger, outcome: RecordOutcome): void => {
+export const logRecordOutcome = (logger: OutcomeLogger, outcome: ObservedOutcome): void => {
   const fields = recordFields(outcome.record);
   switch (outcome.kind) {
     case 'ok':
@@ -144,7 +143,7 @@ export const logRecordOutcome = (logger: OutcomeLogger, outcome: RecordOutcome):
       logger.warn('record dead-lettered', {
         ...fields,
         errorCode: outcome.error.code,
-        errorMessage: safeMessage(outcome.error),
+        errorMessage: safeMessage(outcome.error.message),
       });
       break;
     case 'retriable':
@@ -152,7 +151,7 @@ export const logRecordOutcome = (logger: OutcomeLogger, outcome: RecordOutcome):
       logger.info('record failed: retriable', {
         ...fields,
         errorCode: outcome.error.code,
-        errorMessage: safeMessage(outcome.error),
+        errorMessage: safeMessage(outcome.error.message),
       });
       break;
   }
@@ -168,5 +167,5 @@ export const logRecordOutcome = (logger: OutcomeLogger, outcome: RecordOutcome):
  */
 export const outcomeLogger =
   (logger: OutcomeLogger) =>
-  (outcome: RecordOutcome): void =>
+  (outcome: ObservedOutcome): void =>
     logRecordOutcome(logger, outcome);

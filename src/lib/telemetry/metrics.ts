@@ -5,14 +5,13 @@
  * {@link PipelineMetrics.publish} runs (from `withTelemetry`, before the handler returns).
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { RecordOutcome } from '../delivery/processBatch.ts';
 import type { PartitionBatch } from '../events/types.ts';
-import type { OrderStatus } from '../orders/rules.ts';
+import type { ObservedOutcome } from './types.ts';
 
-export const DEFAULT_METRICS_NAMESPACE = 'OrderPipeline';
+const DEFAULT_METRICS_NAMESPACE = 'OrderPipeline';
 
 /** Counter names, as they appear in CloudWatch. */
-export const COUNTERS = [
+const COUNTERS = [
   'processed',
   'accepted',
   'rejected',
@@ -33,19 +32,19 @@ export const COUNTERS = [
 export type CounterName = (typeof COUNTERS)[number];
 
 /** Partitions stopped and reported in `batchItemFailures`, per error code. */
-export const PARTITIONS_STOPPED = 'partitionsStopped';
+const PARTITIONS_STOPPED = 'partitionsStopped';
 
 /** Records per invocation. */
-export const BATCH_SIZE = 'batchSize';
+const BATCH_SIZE = 'batchSize';
 /** Largest `now − record timestamp` of an invocation's records, on arrival. */
-export const LAG_MS = 'lagMs';
+const LAG_MS = 'lagMs';
 
 const OUTCOME_COUNTER = {
   ok: 'processed',
   poison: 'deadLettered',
   retriable: 'retried',
   skipped: 'skipped',
-} as const satisfies Record<RecordOutcome['kind'], CounterName>;
+} as const satisfies Record<ObservedOutcome['kind'], CounterName>;
 
 export interface PipelineMetricsOptions {
   /** Where `POWERTOOLS_METRICS_NAMESPACE` / `POWERTOOLS_SERVICE_NAME` are read. */
@@ -96,7 +95,7 @@ export class PipelineMetrics {
   }
 
   /** Counts one record outcome; shaped like processBatch's `onOutcome`, pass it as is. */
-  readonly recordOutcome = (outcome: RecordOutcome): void => {
+  readonly recordOutcome = (outcome: Pick<ObservedOutcome, 'kind'>): void => {
     this.count(OUTCOME_COUNTER[outcome.kind]);
   };
 
@@ -106,7 +105,7 @@ export class PipelineMetrics {
   }
 
   /** Counts an order result written by processOrders: accepted or rejected by the rules. */
-  recordOrderResult(result: { readonly status: OrderStatus }): void {
+  recordOrderResult(result: { readonly status: 'accepted' | 'rejected' }): void {
     this.count(result.status === 'accepted' ? 'accepted' : 'rejected');
   }
 

@@ -11,14 +11,9 @@ import {
   type SpanContext,
   trace,
 } from '@opentelemetry/api';
+import { lastHeaderText } from '../events/headers.ts';
 import type { HeaderMap } from '../events/types.ts';
-import {
-  formatTraceparent,
-  lastHeaderText,
-  parseTraceparent,
-  TRACEPARENT,
-  TRACESTATE,
-} from './traceparent.ts';
+import { formatTraceparent, parseTraceparent, TRACEPARENT, TRACESTATE } from './traceparent.ts';
 
 /**
  * The producer context carried by a Kafka record's headers (MSK delivers header

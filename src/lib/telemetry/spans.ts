@@ -13,11 +13,6 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import type {
-  DeliveryTelemetry,
-  PartitionResult,
-  PartitionSpan,
-} from '../delivery/processBatch.ts';
 import { safeMessage } from '../errors.ts';
 import type { PartitionBatch } from '../events/types.ts';
 import { extractSpanContext, injectContext } from './propagation.ts';
@@ -46,6 +41,11 @@ import {
 } from './semconv.ts';
 import { randomTraceparent, TRACEPARENT } from './traceparent.ts';
 import type { Tracing } from './tracing.ts';
+import type {
+  DeliveryTelemetry,
+  PartitionSummary as PartitionResult,
+  PartitionSpan,
+} from './types.ts';
 
 const headersOf = (span: Span) => injectContext(trace.setSpan(ROOT_CONTEXT, span));
 

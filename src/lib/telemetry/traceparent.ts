@@ -7,6 +7,7 @@
  * `bench/init-telemetry.ts`). A test checks this codec against `W3CTraceContextPropagator`.
  */
 import { randomBytes } from 'node:crypto';
+import { lastHeaderText } from '../events/headers.ts';
 import type { HeaderMap } from '../events/types.ts';
 
 export const TRACEPARENT = 'traceparent';
@@ -64,16 +65,6 @@ export const randomTraceparent = (): string => {
     spanId: bytes.subarray(16).toString('hex'),
     traceFlags: 1,
   });
-};
-
-/**
- * The UTF-8 text of a header's last value: Kafka clients read a repeated header by its
- * last value, and the pipeline appends the newest hop's context.
- */
-export const lastHeaderText = (headers: HeaderMap, name: string): string | undefined => {
-  const values = headers.get(name);
-  const last = values?.[values.length - 1];
-  return last === undefined ? undefined : last.toString('utf8');
 };
 
 /**

@@ -3,8 +3,7 @@
  * `{text}` when they are text, else `{base64}`). Pure: strings in, strings out.
  */
 import type { HeaderMap } from '../../lib/events/types.ts';
-import type { StoredRecord } from '../../lib/kafka/reader.ts';
-import type { OutboundMessage } from '../../lib/kafka/types.ts';
+import type { OutboundMessage, StoredRecord } from '../../lib/kafka/index.ts';
 import {
   coordinateOf,
   type DisplayBytes,
@@ -55,7 +54,7 @@ const historyLine = (entry: unknown): string => {
 };
 
 /** One record of `list`, in a few lines. */
-export const formatParkedLine = (r: ParkedRecord): string => {
+const formatParkedLine = (r: ParkedRecord): string => {
   const head = [
     coordinateOf(r),
     new Date(r.timestamp).toISOString(),

@@ -5,11 +5,14 @@
  * records come in as arguments.
  */
 import { DLQ_HEADERS, ON_FAILURE_ERROR_CODE } from '../../lib/delivery/deadLetter.ts';
+import { lastHeaderText } from '../../lib/events/headers.ts';
 import { isOnFailureEnvelope, parseOnFailureEnvelope } from '../../lib/events/onFailureEnvelope.ts';
 import type { HeaderMap } from '../../lib/events/types.ts';
-import { toOutboundHeaders } from '../../lib/kafka/headers.ts';
-import type { StoredRecord } from '../../lib/kafka/reader.ts';
-import type { OutboundMessage } from '../../lib/kafka/types.ts';
+import {
+  type OutboundMessage,
+  type StoredRecord,
+  toOutboundHeaders,
+} from '../../lib/kafka/index.ts';
 
 /** Headers a replay adds (README "Parking-lot tool"). */
 export const REPLAY_HEADERS = {
@@ -74,12 +77,6 @@ export interface ParkedRecord {
   /** Why it cannot be replayed; `undefined` when it can. */
   notReplayable?: string;
 }
-
-const lastText = (headers: HeaderMap, name: string): string | undefined => {
-  const values = headers.get(name);
-  const last = values?.[values.length - 1];
-  return last === undefined ? undefined : last.toString('utf8');
-};
 
 const attemptsOf = (text: string | undefined): number | undefined =>
   text !== undefined && /^\d{1,9}$/.test(text) ? Number(text) : undefined;
@@ -185,10 +182,10 @@ export const describeParked = (record: StoredRecord): ParkedRecord => {
   // the dead letter's own headers, or the innermost record's when it was wrapped
   const h = envelopes.length > 0 ? payload.headers : record.headers;
   if (notReplayable === undefined && payload.headers.has(DLQ_HEADERS.valueEncoding)) {
-    notReplayable = `the value is not the bytes the producer wrote (${DLQ_HEADERS.valueEncoding}: ${lastText(payload.headers, DLQ_HEADERS.valueEncoding)})`;
+    notReplayable = `the value is not the bytes the producer wrote (${DLQ_HEADERS.valueEncoding}: ${lastHeaderText(payload.headers, DLQ_HEADERS.valueEncoding)})`;
   }
   const history = parseHistory(h);
-  const headerCode = lastText(h, DLQ_HEADERS.errorCode);
+  const headerCode = lastHeaderText(h, DLQ_HEADERS.errorCode);
   const codes = new Set<string>();
   for (const c of [envelopeCode, headerCode]) if (c) codes.add(c);
   for (const entry of history)
@@ -196,14 +193,14 @@ export const describeParked = (record: StoredRecord): ParkedRecord => {
 
   const outer = envelopes[0];
   const inner = envelopes[envelopes.length - 1];
-  const originalTopic = lastText(h, DLQ_HEADERS.originalTopic);
+  const originalTopic = lastHeaderText(h, DLQ_HEADERS.originalTopic);
   const original: ParkedRecord['original'] =
     originalTopic !== undefined
       ? {
           topic: originalTopic,
-          ...optionalNumber('partition', lastText(h, DLQ_HEADERS.originalPartition)),
-          ...optional('offset', lastText(h, DLQ_HEADERS.originalOffset)),
-          ...optional('timestamp', lastText(h, DLQ_HEADERS.originalTimestamp)),
+          ...optionalNumber('partition', lastHeaderText(h, DLQ_HEADERS.originalPartition)),
+          ...optional('offset', lastHeaderText(h, DLQ_HEADERS.originalOffset)),
+          ...optional('timestamp', lastHeaderText(h, DLQ_HEADERS.originalTimestamp)),
         }
       : inner
         ? {
@@ -213,9 +210,9 @@ export const describeParked = (record: StoredRecord): ParkedRecord => {
           }
         : {};
 
-  const replayId = lastText(payload.headers, REPLAY_HEADERS.replayId);
-  const replayedAt = lastText(payload.headers, REPLAY_HEADERS.replayedAt);
-  const replayedFrom = lastText(payload.headers, REPLAY_HEADERS.replayedFrom);
+  const replayId = lastHeaderText(payload.headers, REPLAY_HEADERS.replayId);
+  const replayedAt = lastHeaderText(payload.headers, REPLAY_HEADERS.replayedAt);
+  const replayedFrom = lastHeaderText(payload.headers, REPLAY_HEADERS.replayedFrom);
   const orderId = orderIdOf(payload.key, payload.value);
 
   const parked: ParkedRecord = {
@@ -232,17 +229,17 @@ export const describeParked = (record: StoredRecord): ParkedRecord => {
   const errorCode = envelopeCode ?? headerCode;
   if (errorCode !== undefined) parked.errorCode = errorCode;
   const fields: Array<[keyof ParkedRecord, string | undefined]> = [
-    ['errorMessage', lastText(h, DLQ_HEADERS.errorMessage)],
-    ['firstFailedAt', lastText(h, DLQ_HEADERS.firstFailedAt)],
-    ['failedAt', outer?.timestamp || lastText(h, DLQ_HEADERS.failedAt)],
-    ['notBefore', lastText(h, DLQ_HEADERS.notBefore)],
-    ['source', outer ? 'esm-on-failure' : lastText(h, DLQ_HEADERS.source)],
+    ['errorMessage', lastHeaderText(h, DLQ_HEADERS.errorMessage)],
+    ['firstFailedAt', lastHeaderText(h, DLQ_HEADERS.firstFailedAt)],
+    ['failedAt', outer?.timestamp || lastHeaderText(h, DLQ_HEADERS.failedAt)],
+    ['notBefore', lastHeaderText(h, DLQ_HEADERS.notBefore)],
+    ['source', outer ? 'esm-on-failure' : lastHeaderText(h, DLQ_HEADERS.source)],
     ['orderId', orderId],
     ['notReplayable', notReplayable],
   ];
   for (const [name, value] of fields)
     if (value !== undefined) Object.assign(parked, { [name]: value });
-  const attempts = attemptsOf(lastText(h, DLQ_HEADERS.attempts));
+  const attempts = attemptsOf(lastHeaderText(h, DLQ_HEADERS.attempts));
   if (attempts !== undefined) parked.attempts = attempts;
   if (replayId !== undefined || replayedAt !== undefined || replayedFrom !== undefined) {
     parked.replayedBefore = {

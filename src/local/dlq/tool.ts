@@ -14,16 +14,17 @@
  * committed before, and nothing is written again.
  */
 import type { PipelineConfig } from '../../lib/config.ts';
-import type { KafkaClient, PlacedMessage } from '../../lib/kafka/index.ts';
 import {
   committedOffsetsWithMetadata,
   consumerGroupIds,
+  type KafkaClient,
+  type OutboundMessage,
+  type PlacedMessage,
   partitionBounds,
   type ReadRange,
   readRanges,
   type StoredRecord,
-} from '../../lib/kafka/reader.ts';
-import type { OutboundMessage } from '../../lib/kafka/types.ts';
+} from '../../lib/kafka/index.ts';
 import {
   coordinateOf,
   describeParked,
@@ -55,7 +56,7 @@ export interface DlqToolDeps {
 }
 
 /** The topics of a source. */
-export const sourceTopics = (config: PipelineConfig, source: Source): string[] =>
+const sourceTopics = (config: PipelineConfig, source: Source): string[] =>
   source === 'parking-lot'
     ? [config.topics.parkingLot]
     : source === 'dlq'
@@ -160,18 +161,18 @@ export const readParked = async (
 };
 
 /** The consumer group whose committed offset marks a replay as done. */
-export const replayMarkerGroup = (config: PipelineConfig, replayId: string) =>
+const replayMarkerGroup = (config: PipelineConfig, replayId: string) =>
   `${markerGroupPrefix(config)}${replayId}`;
 
 const markerGroupPrefix = (config: PipelineConfig) =>
   `${config.service}-${config.stage}-dlq-replay.`;
 
 /** The transactional id of a replay: two runs of one replay id fence each other. */
-export const replayTransactionalId = (config: PipelineConfig, replayId: string) =>
+const replayTransactionalId = (config: PipelineConfig, replayId: string) =>
   `${config.service}-${config.stage}-dlq-replay-${replayId}`;
 
 /** The marker of a replay id, when that replay committed. */
-export const readReplayMarker = async (
+const readReplayMarker = async (
   deps: DlqToolDeps,
   replayId: string,
 ): Promise<ReplayMarker | undefined> => {
@@ -197,7 +198,7 @@ export const readReplayMarker = async (
  * Records that earlier replays (any replay id) put back, from their markers:
  * coordinate → replay id. A marker whose list did not fit its metadata names none.
  */
-export const readEarlierReplays = async (deps: DlqToolDeps): Promise<Map<string, string>> => {
+const readEarlierReplays = async (deps: DlqToolDeps): Promise<Map<string, string>> => {
   const prefix = markerGroupPrefix(deps.config);
   const out = new Map<string, string>();
   for (const group of await consumerGroupIds(deps.client, prefix)) {

@@ -5,7 +5,7 @@
  */
 import { toEventRecord } from '../../lib/events/decode.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../../lib/events/types.ts';
-import type { ConsumedMessage } from '../../lib/kafka/consumer.ts';
+import type { ConsumedMessage } from '../../lib/kafka/index.ts';
 
 /** Lambda's synchronous invocation payload limit: 6 MB (6 × 1024 × 1024 bytes). */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;

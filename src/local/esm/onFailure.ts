@@ -10,7 +10,7 @@ import {
   buildOnFailureEnvelope,
   type OnFailureEnvelope,
 } from '../../lib/events/onFailureEnvelope.ts';
-import type { OutboundMessage } from '../../lib/kafka/types.ts';
+import type { OutboundMessage } from '../../lib/kafka/index.ts';
 import type { AfterResponse } from './afterResponse.ts';
 import type { PartitionState, Slice } from './batches.ts';
 import type { EventEnvelope, EventRecordEntry } from './eventPayload.ts';

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { safeMessage } from '../../lib/errors.ts';
-import type { FetchedBatch, TopicConsumer } from '../../lib/kafka/consumer.ts';
+import type { FetchedBatch, TopicConsumer } from '../../lib/kafka/index.ts';
 import type { PartitionState } from './batches.ts';
 import { toEventRecordEntry } from './eventPayload.ts';
 

@@ -4,7 +4,7 @@
  * https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html
  */
 import { ConfigurationError, safeMessage } from '../../lib/errors.ts';
-import type { PartitionBounds, TopicConsumer } from '../../lib/kafka/consumer.ts';
+import type { PartitionBounds, TopicConsumer } from '../../lib/kafka/index.ts';
 import type { FetchStart } from './partitions.ts';
 import type { LocalMapping } from './types.ts';
 

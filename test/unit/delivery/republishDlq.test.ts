@@ -11,11 +11,13 @@ import type {
 } from '../../../src/lib/delivery/processBatch.ts';
 import {
   backoffStep,
-  createRepublishDlqHandler,
   type RepublishDecision,
   type RepublishOptions,
-  type RepublishOutcomeDetail,
   republishDecision,
+} from '../../../src/lib/delivery/republishDecision.ts';
+import {
+  createRepublishDlqHandler,
+  type RepublishOutcomeDetail,
 } from '../../../src/lib/delivery/republishDlq.ts';
 import { PoisonRecordError } from '../../../src/lib/errors.ts';
 import { buildKafkaEvent } from '../../../src/lib/events/decode.ts';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildBatchResponse, kafkaItemIdentifier } from '../../../src/lib/events/index.ts';
+import { buildBatchResponse, kafkaItemIdentifier } from '../../../src/lib/events/batchResponse.ts';
 
 describe('buildBatchResponse', () => {
   it('reports nothing when nothing failed', () => {

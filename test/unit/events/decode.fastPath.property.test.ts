@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeKafkaRecord } from '../../../src/lib/events/index.ts';
+import { decodeKafkaRecord } from '../../../src/lib/events/decode.ts';
 import type { DecodedRecord } from '../../../src/lib/events/types.ts';
 import { eventRecord } from './eventFactory.ts';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeKafkaEvent, parsePartitionKey } from '../../../src/lib/events/index.ts';
+import { decodeKafkaEvent, parsePartitionKey } from '../../../src/lib/events/decode.ts';
 import type { KafkaEventRecord } from '../../../src/lib/events/types.ts';
 import { mskEvent, selfManagedEvent } from './eventFactory.ts';
 

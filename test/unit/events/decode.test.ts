@@ -5,11 +5,11 @@ import {
   type DecodeIssue,
   decodeKafkaEvent,
   encodeHeaders,
-  headerValue,
   parsePartitionKey,
   toEventHeaders,
   toHeaderMap,
-} from '../../../src/lib/events/index.ts';
+} from '../../../src/lib/events/decode.ts';
+import { lastHeaderText } from '../../../src/lib/events/headers.ts';
 import { b64, eventRecord, header, mskEvent, selfManagedEvent } from './eventFactory.ts';
 
 describe('decodeKafkaEvent', () => {
@@ -158,9 +158,9 @@ describe('decodeKafkaEvent', () => {
 
     // Assess
     expect(headers.get('tag')?.map((v) => v.toString())).toEqual(['a', 'b']);
-    expect(headerValue(headers, 'tag')).toBe('b');
-    expect(headerValue(headers, 'traceparent')).toBe('tp');
-    expect(headerValue(headers, 'absent')).toBeUndefined();
+    expect(lastHeaderText(headers, 'tag')).toBe('b');
+    expect(lastHeaderText(headers, 'traceparent')).toBe('tp');
+    expect(lastHeaderText(headers, 'absent')).toBeUndefined();
   });
 
   it('drops malformed headers, keeps the good ones and reports each drop', () => {

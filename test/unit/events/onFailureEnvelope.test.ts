@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeKafkaEvent, toHeaderMap } from '../../../src/lib/events/decode.ts';
 import {
   buildOnFailureEnvelope,
-  decodeKafkaEvent,
   isOnFailureEnvelope,
   type OnFailureEnvelope,
   parseOnFailureEnvelope,
-  toHeaderMap,
-} from '../../../src/lib/events/index.ts';
+} from '../../../src/lib/events/onFailureEnvelope.ts';
 import { b64, eventRecord, mskEvent } from './eventFactory.ts';
 
 // The example of the AWS page "Using a Kafka topic as an on-failure destination",

@@ -10,13 +10,15 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
-import { InvalidRequestError, PipelineError, RetriableError } from '../../../src/lib/errors.ts';
-import { newTraceparent } from '../../../src/lib/intake/emit.ts';
 import {
   IdempotencyKeyReusedError,
+  InvalidRequestError,
+  PipelineError,
   RequestInProgressError,
-  readIdempotencySettings,
-} from '../../../src/lib/intake/idempotency.ts';
+  RetriableError,
+} from '../../../src/lib/errors.ts';
+import { newTraceparent } from '../../../src/lib/intake/emit.ts';
+import { readIdempotencySettings } from '../../../src/lib/intake/idempotency.ts';
 import {
   createProduceOrdersHandler,
   type ProduceOrdersDeps,
@@ -25,8 +27,7 @@ import {
   type ProduceOrdersResult,
   validateProduceRequest,
 } from '../../../src/lib/intake/request.ts';
-import type { PlacedMessage } from '../../../src/lib/kafka/client.ts';
-import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
+import type { OutboundMessage, PlacedMessage } from '../../../src/lib/kafka/types.ts';
 import { createTracing, NOOP_TRACING } from '../../../src/lib/telemetry/tracing.ts';
 import { httpEvent, orderFixture } from '../../support/fixtures.ts';
 

@@ -7,9 +7,10 @@ import {
   type PartitionWriter,
   processBatch,
 } from '../../../src/lib/delivery/processBatch.ts';
-import { ConfigurationError, toPipelineError } from '../../../src/lib/errors.ts';
+import { ConfigurationError } from '../../../src/lib/errors.ts';
 import type { PartitionBatch } from '../../../src/lib/events/types.ts';
 import { buildKafkaConfig, readConnectionSettings } from '../../../src/lib/kafka/connection.ts';
+import { fromKafkaError } from '../../../src/lib/kafka/errors.ts';
 import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kafka-ca-'));
@@ -146,7 +147,7 @@ describe('a refused login or an untrusted broker never dead-letters', () => {
     const writer: PartitionWriter = {
       usable: true,
       init: async () => {
-        if (failAt === 'init') throw toPipelineError(error);
+        if (failAt === 'init') throw fromKafkaError(error);
       },
       write: async (messages) => {
         written.push(...messages);
@@ -179,7 +180,7 @@ describe('a refused login or an untrusted broker never dead-letters', () => {
         checkpointTopic: 'orders.checkpoints',
         deadLetterTopic: 'orders.dlq',
         processRecord: () => {
-          throw toPipelineError(error);
+          throw fromKafkaError(error);
         },
       });
 

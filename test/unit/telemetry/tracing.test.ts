@@ -240,13 +240,9 @@ describe('deliveryTelemetry', () => {
 
     // Act
     span.end({
-      key: batch!.key,
-      topic,
-      partition: 0,
       ok: 0,
       deadLettered: 0,
       skipped: 0,
-      reinits: 0,
       failedAt: 40,
       error: new RetriableError('TIMEOUT', 'login failed password=hunter2'),
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DLQ_HEADERS, deadLetter } from '../../../../src/lib/delivery/deadLetter.ts';
-import { republishDecision } from '../../../../src/lib/delivery/republishDlq.ts';
+import { republishDecision } from '../../../../src/lib/delivery/republishDecision.ts';
 import { PoisonRecordError } from '../../../../src/lib/errors.ts';
 import { buildOnFailureEnvelope } from '../../../../src/lib/events/onFailureEnvelope.ts';
 import type { DecodedRecord, HeaderMap } from '../../../../src/lib/events/types.ts';
