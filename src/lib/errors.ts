@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'SCHEMA_VIOLATION',
   'RECORD_TOO_LARGE',
   'UNDECODABLE_DEAD_LETTER',
+  // a registry-format value (Avro, Protobuf) that does not decode, or an unknown dataFormat
+  'UNDECODABLE_VALUE',
   // the event-source mapping gave up on a record (its on-failure destination)
   'RETRIES_EXHAUSTED',
   // retriable: the world is temporarily bad
@@ -74,6 +76,7 @@ export class PoisonRecordError extends PipelineError {
       | 'SCHEMA_VIOLATION'
       | 'RECORD_TOO_LARGE'
       | 'UNDECODABLE_DEAD_LETTER'
+      | 'UNDECODABLE_VALUE'
     >,
     message: string,
     options?: { cause?: unknown },

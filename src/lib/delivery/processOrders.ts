@@ -3,6 +3,7 @@ import { functionPrefix, type PipelineConfig } from '../config.ts';
 import { PoisonRecordError } from '../errors.ts';
 import { decodeKafkaEvent } from '../events/decode.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
+import { holdsSchemaRecords, loadOrderCodecs, parseOrderRecordValue } from '../formats/index.ts';
 import type { OutboundMessage } from '../kafka/types.ts';
 import {
   evaluateOrder,
@@ -10,7 +11,6 @@ import {
   type OrderStatus,
   type ReasonCode,
 } from '../orders/rules.ts';
-import { parseOrder } from '../orders/schema.ts';
 import {
   type CheckpointCache,
   type DeliveryKafka,
@@ -49,7 +49,8 @@ export const evaluateOrderRecord = (
   options: { processedTopic: string; now: Date },
 ): { message: OutboundMessage; result: OrderResult } => {
   if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
-  const order = parseOrder(record.value);
+  // plain UTF-8 JSON unless the record's valueSchemaMetadata names a registry format
+  const order = parseOrderRecordValue(record.value, record.valueSchemaMetadata);
   // evaluateOrder copies topic, partition and offset from the record: no object in between.
   const result = evaluateOrder(order, { now: options.now, source: record });
   const headers: Record<string, Buffer[]> = {};
@@ -102,6 +103,8 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
   return async (event: unknown, context?: Partial<Context>): Promise<KafkaBatchResponse> => {
     const deadline = invocationDeadline(context, deps.config);
     const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
+    // Avro / Protobuf libraries load only for a batch that holds a registry record
+    if (holdsSchemaRecords(partitions)) await loadOrderCodecs();
     const kafka = await deps.kafka();
     // One clock reading per invocation: every result of the batch has this processedAt.
     const invokedAt = now();
