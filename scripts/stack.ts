@@ -585,6 +585,18 @@ const createIdempotencyTables = async (endpoint: string) => {
   }
 };
 
+/** Glue Schema Registry (moto implements it) with the order schemas in Avro, Protobuf, JSON Schema. */
+const createOrderRegistry = async (endpoint: string) => {
+  const { ensureOrderRegistry, glueClient } = await import('../src/local/schemaRegistry/glue.ts');
+  const glue = glueClient(endpoint, { AWS_REGION: process.env.AWS_REGION });
+  try {
+    const { registryArn } = await ensureOrderRegistry(glue);
+    say(`aws: schema registry ${registryArn} holds the order and result schemas`);
+  } finally {
+    glue.destroy();
+  }
+};
+
 // ---------------------------------------------------------------- whole stack
 
 export const readStackEnv = (): StackEnv | undefined =>
@@ -615,6 +627,7 @@ export const up = async (): Promise<StackEnv> => {
     ownsEmulator = true;
   }
   await createIdempotencyTables(endpoint);
+  await createOrderRegistry(endpoint);
   const env: StackEnv = {
     KAFKA_BROKERS: brokers,
     AWS_ENDPOINT_URL: endpoint,
