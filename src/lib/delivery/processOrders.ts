@@ -3,7 +3,11 @@ import { functionPrefix, type PipelineConfig } from '../config.ts';
 import { PoisonRecordError } from '../errors.ts';
 import { decodeKafkaEvent } from '../events/decode.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
-import { holdsSchemaRecords, loadOrderCodecs, parseOrderRecordValue } from '../formats/index.ts';
+import {
+  eventHoldsSchemaRecords,
+  loadOrderCodecs,
+  parseOrderRecordValue,
+} from '../formats/index.ts';
 import type { OutboundMessage } from '../kafka/types.ts';
 import {
   evaluateOrder,
@@ -104,7 +108,7 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
     const deadline = invocationDeadline(context, deps.config);
     const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
     // Avro / Protobuf libraries load only for a batch that holds a registry record
-    if (holdsSchemaRecords(partitions)) await loadOrderCodecs();
+    if (eventHoldsSchemaRecords(event)) await loadOrderCodecs();
     const kafka = await deps.kafka();
     // One clock reading per invocation: every result of the batch has this processedAt.
     const invokedAt = now();

@@ -54,7 +54,7 @@ let loaded: OrderCodecs | undefined;
  * (they become separate chunks of the Lambda bundle).
  *
  * @example
- * if (holdsSchemaRecords(partitions)) await loadOrderCodecs();
+ * if (eventHoldsSchemaRecords(event)) await loadOrderCodecs();
  */
 export const loadOrderCodecs = (): Promise<OrderCodecs> => {
   loading ??= (async () => {

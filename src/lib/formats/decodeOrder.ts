@@ -1,5 +1,5 @@
 import { PoisonRecordError, RetriableError } from '../errors.ts';
-import type { PartitionBatch, SchemaMetadata } from '../events/types.ts';
+import type { SchemaMetadata } from '../events/types.ts';
 import type { Order } from '../orders/schema.ts';
 import { parseOrder, safeParseOrder } from '../orders/schema.ts';
 import { loadedOrderCodecs, type OrderCodecs } from './codecs.ts';
@@ -24,14 +24,24 @@ export const eventRecordFormatOf = (value: Buffer): EventRecordFormat =>
   value[0] === OPEN_BRACE ? 'JSON' : 'SOURCE';
 
 /**
- * Whether any record of the batch carries `valueSchemaMetadata`: only then are the
- * format libraries loaded.
+ * Whether any record of a Kafka event (as Lambda delivers it, not yet decoded) carries
+ * `valueSchemaMetadata`: only then are the format libraries loaded. Reads the raw event,
+ * so it does not depend on how the event is decoded afterwards.
  *
  * @example
- * if (holdsSchemaRecords(partitions)) await loadOrderCodecs();
+ * if (eventHoldsSchemaRecords(event)) await loadOrderCodecs();
  */
-export const holdsSchemaRecords = (partitions: readonly PartitionBatch[]): boolean =>
-  partitions.some((p) => p.records.some((r) => r.valueSchemaMetadata !== undefined));
+export const eventHoldsSchemaRecords = (event: unknown): boolean => {
+  const records = (event as { records?: unknown } | null)?.records;
+  if (typeof records !== 'object' || records === null) return false;
+  for (const list of Object.values(records)) {
+    if (!Array.isArray(list)) continue;
+    for (const record of list)
+      if (typeof record?.valueSchemaMetadata === 'object' && record.valueSchemaMetadata !== null)
+        return true;
+  }
+  return false;
+};
 
 // Kafka values are bytes; JSON text must be UTF-8 (RFC 8259).
 const utf8 = new TextDecoder('utf-8', { fatal: true });

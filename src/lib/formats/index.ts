@@ -4,8 +4,8 @@
  * `protobufjs`) are imported dynamically by {@link loadOrderCodecs}, never by this file.
  *
  * @example
- * import { holdsSchemaRecords, loadOrderCodecs, parseOrderRecordValue } from './lib/formats/index.ts';
- * if (holdsSchemaRecords(partitions)) await loadOrderCodecs();
+ * import { eventHoldsSchemaRecords, loadOrderCodecs, parseOrderRecordValue } from './lib/formats/index.ts';
+ * if (eventHoldsSchemaRecords(event)) await loadOrderCodecs();
  * const order = parseOrderRecordValue(record.value, record.valueSchemaMetadata);
  */
 
@@ -15,8 +15,8 @@ export type { DataFormat, EventRecordFormat } from './decodeOrder.ts';
 export {
   DATA_FORMATS,
   decodeSchemaValue,
+  eventHoldsSchemaRecords,
   eventRecordFormatOf,
-  holdsSchemaRecords,
   parseOrderRecordValue,
 } from './decodeOrder.ts';
 export type { GlueFramed, OrderSchemaKind } from './encode.ts';

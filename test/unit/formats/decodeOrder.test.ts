@@ -8,6 +8,7 @@ import { createProcessOrdersHandler } from '../../../src/lib/delivery/processOrd
 import { PoisonRecordError } from '../../../src/lib/errors.ts';
 import {
   decodeSchemaValue,
+  eventHoldsSchemaRecords,
   eventRecordFormatOf,
   loadOrderCodecs,
   type OrderCodecs,
@@ -252,6 +253,25 @@ describe('processOrders with a mixed batch', () => {
   });
 });
 
+describe('eventHoldsSchemaRecords', () => {
+  it('is true only for an event with a record carrying valueSchemaMetadata, and never throws', () => {
+    // Prepare
+    const meta = { dataFormat: 'AVRO', schemaId: '1' };
+
+    // Act, Assess
+    for (const junk of [null, undefined, 'x', 1, {}, { records: null }, { records: { a: 'x' } }])
+      expect(eventHoldsSchemaRecords(junk)).toBe(false);
+    expect(
+      eventHoldsSchemaRecords({ records: { 'o-0': [null, { valueSchemaMetadata: null }] } }),
+    ).toBe(false);
+    expect(
+      eventHoldsSchemaRecords({
+        records: { 'o-0': [{}], 'o-1': [null, { valueSchemaMetadata: meta }] },
+      }),
+    ).toBe(true);
+  });
+});
+
 describe('the format libraries load lazily', () => {
   // Which packages a fresh process has resolved after importing processOrders and
   // handling a batch: avsc and protobufjs only when a record carries schema metadata.
@@ -261,15 +281,15 @@ describe('the format libraries load lazily', () => {
     registerHooks({ resolve(s, c, next) { const r = next(s, c); seen.add(r.url); return r; } });
     const loaded = () => ['avsc', 'protobufjs'].filter((p) => [...seen].some((u) => u.includes('/node_modules/' + p + '/')));
     (async () => {
-      const { holdsSchemaRecords, loadOrderCodecs } = await import(process.argv[1]);
+      const { eventHoldsSchemaRecords, loadOrderCodecs } = await import(process.argv[1]);
       await import(process.argv[2]);
       const before = loaded();
-      const partitions = JSON.parse(process.argv[3]);
-      if (holdsSchemaRecords(partitions)) await loadOrderCodecs();
+      const event = JSON.parse(process.argv[3]);
+      if (eventHoldsSchemaRecords(event)) await loadOrderCodecs();
       console.log('RESULT ' + JSON.stringify({ before, after: loaded() }));
     })();`;
   const path = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-  const probe = async (partitions: unknown) => {
+  const probe = async (event: unknown) => {
     const { stdout } = await run(
       process.execPath,
       [
@@ -278,7 +298,7 @@ describe('the format libraries load lazily', () => {
         SCRIPT,
         path('../../../src/lib/formats/index.ts'),
         path('../../../src/lib/delivery/processOrders.ts'),
-        JSON.stringify(partitions),
+        JSON.stringify(event),
       ],
       { timeout: 30_000 },
     );
@@ -288,7 +308,7 @@ describe('the format libraries load lazily', () => {
 
   it('a JSON-only batch never loads avsc or protobufjs', async () => {
     // Act
-    const { before, after } = await probe([{ records: [{ offset: 0 }] }]);
+    const { before, after } = await probe({ records: { 'orders-0': [{ offset: 0 }] } });
 
     // Assess
     expect(before).toEqual([]);
@@ -297,9 +317,12 @@ describe('the format libraries load lazily', () => {
 
   it('a batch with one Avro record loads both', async () => {
     // Act
-    const { before, after } = await probe([
-      { records: [{ offset: 0, valueSchemaMetadata: { dataFormat: 'AVRO', schemaId: '1' } }] },
-    ]);
+    const { before, after } = await probe({
+      records: {
+        'orders-0': [{ offset: 0 }],
+        'orders-1': [{ offset: 0, valueSchemaMetadata: { dataFormat: 'AVRO', schemaId: '1' } }],
+      },
+    });
 
     // Assess
     expect(before).toEqual([]);
