@@ -86,8 +86,45 @@ const compile = async (dataFormat: string, definition: string): Promise<Deserial
 const eventHeaders = (headers: HeaderMap) =>
   [...headers].flatMap(([name, values]) => values.map((v) => ({ [name]: [...v] })));
 
+/** What the registry step makes of one value. */
+export type RegistryStepResult =
+  | { kind: 'pass' }
+  | { kind: 'fail'; reason: SchemaRegistryFailureReason }
+  | { kind: 'deliver'; value: Buffer; metadata: { dataFormat: string; schemaId: string } };
+
 /**
- * Runs the mapping's schema-registry step on one record.
+ * The registry step on one value: `pass` (no registry framing: handed on as it is),
+ * `fail` with AWS's reason, or `deliver` the value in the configured form with its metadata.
+ */
+export const registryStep = async (
+  value: Buffer | null,
+  step: SchemaRegistryStep,
+): Promise<RegistryStepResult> => {
+  const framed = value === null ? undefined : unframeGlue(value);
+  if (!framed) return { kind: 'pass' };
+  const version = await step.lookUp(framed.schemaVersionId);
+  if (!version) return { kind: 'fail', reason: 'SCHEMA_NOT_FOUND' };
+  const key = framed.schemaVersionId;
+  let deserialise = compiled.get(key);
+  if (!deserialise) {
+    deserialise = compile(version.dataFormat, version.definition);
+    compiled.set(key, deserialise);
+  }
+  let json: unknown;
+  try {
+    json = (await deserialise)(framed.payload).json;
+  } catch {
+    return { kind: 'fail', reason: 'DESERIALIZATION_ERROR' };
+  }
+  return {
+    kind: 'deliver',
+    value: step.eventRecordFormat === 'JSON' ? Buffer.from(JSON.stringify(json)) : framed.payload,
+    metadata: { dataFormat: version.dataFormat, schemaId: framed.schemaVersionId },
+  };
+};
+
+/**
+ * Runs the mapping's schema-registry step on one record read from the broker.
  *
  * @example
  * const outcome = await applySchemaRegistry(record, { eventRecordFormat: 'SOURCE', lookUp });
@@ -107,25 +144,50 @@ export const applySchemaRegistry = async (
     headers: eventHeaders(record.headers),
   };
   if (record.key !== null) event.key = record.key.toString('base64');
-  const framed = record.value === null ? undefined : unframeGlue(record.value);
-  if (!framed) return { ok: true, record: event };
-  const version = await step.lookUp(framed.schemaVersionId);
-  if (!version) return { ok: false, reason: 'SCHEMA_NOT_FOUND', record };
-  const key = framed.schemaVersionId;
-  let deserialise = compiled.get(key);
-  if (!deserialise) {
-    deserialise = compile(version.dataFormat, version.definition);
-    compiled.set(key, deserialise);
+  const result = await registryStep(record.value, step);
+  if (result.kind === 'fail') return { ok: false, reason: result.reason, record };
+  if (result.kind === 'deliver') {
+    event.value = result.value.toString('base64');
+    event.valueSchemaMetadata = result.metadata;
   }
-  let json: unknown;
-  try {
-    json = (await deserialise)(framed.payload).json;
-  } catch {
-    return { ok: false, reason: 'DESERIALIZATION_ERROR', record };
-  }
-  event.value = (
-    step.eventRecordFormat === 'JSON' ? Buffer.from(JSON.stringify(json)) : framed.payload
-  ).toString('base64');
-  event.valueSchemaMetadata = { dataFormat: version.dataFormat, schemaId: framed.schemaVersionId };
   return { ok: true, record: event };
 };
+
+type EventHandler = (event: unknown, context?: unknown) => Promise<unknown>;
+
+/**
+ * A handler behind the registry step, for the local event-source mapping (which hands
+ * over events of raw records): each record of the event goes through the step; failed
+ * ones are left out of the event and reported to `onFailure` (the mapping would send them
+ * to its on-failure destination), the rest reach `handler` as Lambda would deliver them.
+ *
+ * @example
+ * const processOrders = withSchemaRegistry(handler, { eventRecordFormat: 'SOURCE', lookUp }, console.log);
+ */
+export const withSchemaRegistry =
+  (
+    handler: EventHandler,
+    step: SchemaRegistryStep,
+    onFailure: (record: KafkaEventRecord, reason: SchemaRegistryFailureReason) => void,
+  ): EventHandler =>
+  async (event, context) => {
+    const records = (event as { records?: Record<string, KafkaEventRecord[]> }).records ?? {};
+    const delivered: Record<string, KafkaEventRecord[]> = {};
+    for (const [key, list] of Object.entries(records)) {
+      const kept: KafkaEventRecord[] = [];
+      for (const record of list) {
+        const value = record.value === null ? null : Buffer.from(record.value, 'base64');
+        const result = await registryStep(value, step);
+        if (result.kind === 'fail') onFailure(record, result.reason);
+        else if (result.kind === 'pass') kept.push(record);
+        else
+          kept.push({
+            ...record,
+            value: result.value.toString('base64'),
+            valueSchemaMetadata: result.metadata,
+          });
+      }
+      if (kept.length > 0) delivered[key] = kept;
+    }
+    return handler({ ...(event as object), records: delivered }, context);
+  };
