@@ -6,12 +6,15 @@ import { DLQ_HEADERS } from '../../src/lib/delivery/deadLetter.ts';
 import { createProcessOrdersHandler } from '../../src/lib/delivery/processOrders.ts';
 import type { KafkaEventRecord, MSKEvent } from '../../src/lib/events/types.ts';
 import {
+  bareOfSourcePayload,
   type DataFormat,
+  decodeInFormat,
   type EventRecordFormat,
   encodeInFormat,
   frameForGlue,
   loadOrderCodecs,
   type OrderCodecs,
+  unframeGlue,
 } from '../../src/lib/formats/index.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { partitionBounds, readRanges } from '../../src/lib/kafka/reader.ts';
@@ -119,13 +122,17 @@ const plan = (form: EventRecordFormat): Planned[] => [
   },
 ];
 
-/** Every record of the topic's partition 0, raw bytes, read from the broker. */
-const readBack = async (client: KafkaClient, topic: string): Promise<BrokerRecord[]> => {
-  const bounds = (await partitionBounds(client, [topic])).filter((b) => b.partition === 0);
+/** Every record of the topic (partition 0 unless `all`), raw bytes, read from the broker. */
+const readBack = async (
+  client: KafkaClient,
+  topic: string,
+  all = false,
+): Promise<BrokerRecord[]> => {
+  const bounds = (await partitionBounds(client, [topic])).filter((b) => all || b.partition === 0);
   const out: BrokerRecord[] = [];
   const summary = await readRanges(client, {
     groupId: 'schema-registry-test',
-    ranges: bounds.map((b) => ({ topic, partition: 0, from: b.low, to: b.high })),
+    ranges: bounds.map((b) => ({ topic, partition: b.partition, from: b.low, to: b.high })),
     timeoutMs: 30_000,
     onRecord: (r) =>
       out.push({
@@ -241,3 +248,79 @@ describe.each(['SOURCE', 'JSON'] as const)(
     });
   },
 );
+
+describe("results in the order's format (RESULT_SCHEMA_VERSIONS)", () => {
+  it("writes the result of an Avro or Protobuf order in that format with the registry's result schema, JSON for JSON", async () => {
+    // Prepare
+    const config = isolatedPipelineConfig('sr-results');
+    const client = newClient();
+    await createPipelineTopics(client, config);
+    const inputs = [
+      { key: 'avro', value: glueFramed('AVRO', 0) },
+      { key: 'protobuf', value: glueFramed('PROTOBUF', 1) },
+      { key: 'plain-json', value: Buffer.from(JSON.stringify(orderFixture(3))) },
+    ];
+    await client.writeIdempotent(
+      inputs.map((p) => ({
+        topic: config.topics.orders,
+        partition: 0,
+        key: p.key,
+        value: p.value,
+      })),
+    );
+    const delivered: KafkaEventRecord[] = [];
+    for (const record of await readBack(client, config.topics.orders)) {
+      const outcome = await applySchemaRegistry(record, {
+        eventRecordFormat: 'SOURCE',
+        lookUp: (id) => lookUpSchemaVersion(glue, id),
+      });
+      if (outcome.ok) delivered.push(outcome.record);
+    }
+    const handler = createProcessOrdersHandler({
+      config,
+      kafka: async () => newClient(),
+      resultFormats: {
+        versions: {
+          AVRO: registry.versions.result.AVRO.schemaVersionId,
+          PROTOBUF: registry.versions.result.PROTOBUF.schemaVersionId,
+        },
+      },
+    });
+
+    // Act
+    const response = await handler({
+      eventSource: 'aws:kafka',
+      eventSourceArn:
+        'arn:aws:kafka:us-east-1:123456789012:cluster/local/00000000-0000-0000-0000-000000000000-1',
+      bootstrapServers: kafkaBrokers(),
+      records: { [`${config.topics.orders}-0`]: delivered },
+    });
+
+    // Assess: each result read raw from the broker, its schema looked up in the registry
+    expect(response.batchItemFailures).toEqual([]);
+    const byOrder = new Map<string, string>();
+    for (const r of await readBack(client, config.topics.processed, true)) {
+      const framed = unframeGlue(r.value!);
+      if (!framed) {
+        byOrder.set(JSON.parse(r.value!.toString()).orderId, 'JSON');
+        continue;
+      }
+      const version = await lookUpSchemaVersion(glue, framed.schemaVersionId);
+      const format = version!.dataFormat as DataFormat;
+      expect(framed.schemaVersionId).toBe(registry.versions.result[format].schemaVersionId);
+      const result = decodeInFormat(
+        format,
+        'result',
+        bareOfSourcePayload(format, framed.payload, codecs),
+        codecs,
+      ) as { orderId: string; status: string };
+      expect(result.status).toBe('accepted');
+      byOrder.set(result.orderId, format);
+    }
+    expect(Object.fromEntries(byOrder)).toEqual({
+      'ord-000000': 'AVRO',
+      'ord-000001': 'PROTOBUF',
+      'ord-000003': 'JSON',
+    });
+  });
+});

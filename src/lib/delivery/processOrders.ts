@@ -8,6 +8,7 @@ import {
   loadOrderCodecs,
   parseOrderRecordValue,
 } from '../formats/index.ts';
+import { type ResultFormats, resultValue } from '../formats/resultFormat.ts';
 import type { OutboundMessage } from '../kafka/types.ts';
 import {
   evaluateOrder,
@@ -50,7 +51,7 @@ export const orderResultFor = (
 /** {@link orderResultFor}, with the result it wrote (status, reason). */
 export const evaluateOrderRecord = (
   record: DecodedRecord,
-  options: { processedTopic: string; now: Date },
+  options: { processedTopic: string; now: Date; resultFormats?: ResultFormats },
 ): { message: OutboundMessage; result: OrderResult } => {
   if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
   // plain UTF-8 JSON unless the record's valueSchemaMetadata names a registry format
@@ -66,7 +67,8 @@ export const evaluateOrderRecord = (
     message: {
       topic: options.processedTopic,
       key: order.orderId,
-      value: JSON.stringify(result),
+      // JSON, or the order's registry format when a result schema version is configured
+      value: resultValue(result, record.valueSchemaMetadata, options.resultFormats),
       headers,
     },
     result,
@@ -79,6 +81,8 @@ export interface ProcessOrdersDeps {
   functionName?: string;
   kafka: () => Promise<DeliveryKafka>;
   now?: () => Date;
+  /** Result schema versions per registry format (`RESULT_SCHEMA_VERSIONS`); none: JSON results. */
+  resultFormats?: ResultFormats;
   telemetry?: DeliveryTelemetry;
   /**
    * Every record's outcome; `ok` and `poison` only once committed. An `ok` outcome's
@@ -116,6 +120,7 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       const { message, result } = evaluateOrderRecord(record, {
         processedTopic: topics.processed,
         now: invokedAt,
+        resultFormats: deps.resultFormats,
       });
       const detail: OrderOutcomeDetail = { orderId: result.orderId, status: result.status };
       if (result.reasonCode !== undefined) detail.reasonCode = result.reasonCode;

@@ -1013,6 +1013,7 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
   const GLUE_REGISTRY = `arn:aws:glue:${REGION}:${ACCOUNT}:registry/orders-registry`;
   const CONFLUENT_URL = 'https://schema-registry.example.com';
   const REGISTRY_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:orders-registry-AbCdEf`;
+  const RESULT_VERSIONS = 'AVRO=5f7e9c2a-3b1d-4e8f-9a6c-0d2b4f6e8a10';
   let glueDir: string;
   let confluentDir: string;
   let glue: Resolved;
@@ -1023,6 +1024,7 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
       ...STAGE_PARAMS,
       schemaRegistryUri: GLUE_REGISTRY,
       schemaRegistryEventRecordFormat: 'JSON',
+      resultSchemaVersions: RESULT_VERSIONS,
     });
     confluentDir = await packageStage({
       ...SELF_MANAGED_PARAMS,
@@ -1049,6 +1051,16 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
         .SelfManagedKafkaEventSourceConfig,
     ).toEqual({ ConsumerGroupId: `${PREFIX}-processOrders` });
     for (const fn of Object.keys(ROLES) as Fn[]) expect(grants(iam, fn, 'glue:')).toEqual([]);
+    expect(
+      iam.resources.ProcessOrdersLambdaFunction!.Properties.Environment.Variables,
+    ).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
+  });
+
+  it('passes the result schema versions to processOrders only', () => {
+    const env = (fn: string) => glue.resources[fn]!.Properties.Environment.Variables;
+    expect(env('ProcessOrdersLambdaFunction').RESULT_SCHEMA_VERSIONS).toBe(RESULT_VERSIONS);
+    expect(env('ProduceOrdersLambdaFunction')).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
+    expect(env('RepublishDlqLambdaFunction')).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
   });
 
   it('Glue: the registry ARN on processOrders mapping, VALUE validated, no access config', () => {
