@@ -1,7 +1,7 @@
 /**
  * The benchmarks of issue 8, each figure measured beside its baseline in the same run.
  *
- *   node bench/run.ts [--json] [--quick] [--only hotPath,init,produce,e2e] [--init-entry <file.ts>]
+ *   node bench/run.ts [--json] [--quick] [--only hotPath,hotPathAvro,init,produce,e2e] [--init-entry <file.ts>]
  *
  * `--json` prints one JSON object on stdout (everything else goes to stderr);
  * `--quick` uses smaller inputs and fewer runs (all four in under a minute).
@@ -13,11 +13,12 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type E2eResult, measureE2e } from './e2e.ts';
 import { type HotPathResult, measureHotPath } from './hotPath.ts';
+import { type HotPathAvroResult, measureHotPathAvro } from './hotPathAvro.ts';
 import { type InitResult, measureInit } from './init.ts';
 import { describeMachine, type Machine } from './machine.ts';
 import { measureProduce, type ProduceResult } from './produce.ts';
 
-export const FIGURES = ['hotPath', 'init', 'produce', 'e2e'] as const;
+export const FIGURES = ['hotPath', 'hotPathAvro', 'init', 'produce', 'e2e'] as const;
 export type Figure = (typeof FIGURES)[number];
 
 export interface BenchReport {
@@ -26,6 +27,7 @@ export interface BenchReport {
   startedAt: string;
   durationMs: number;
   hotPath?: HotPathResult;
+  hotPathAvro?: HotPathAvroResult;
   init?: InitResult;
   produce?: ProduceResult;
   e2e?: E2eResult;
@@ -34,7 +36,7 @@ export interface BenchReport {
 }
 
 const USAGE =
-  'usage: node bench/run.ts [--json] [--quick] [--only hotPath,init,produce,e2e] [--init-entry <file.ts>]';
+  'usage: node bench/run.ts [--json] [--quick] [--only hotPath,hotPathAvro,init,produce,e2e] [--init-entry <file.ts>]';
 
 const parseFigures = (only: string | undefined): Figure[] => {
   if (!only) return [...FIGURES];
@@ -65,6 +67,15 @@ export const formatReport = (r: BenchReport): string => {
       `${fmt(r.hotPath.ratio)} of floor (IQR ${fmt(r.hotPath.ratioRange.low)}–${fmt(r.hotPath.ratioRange.high)})`,
       `≥ ${r.hotPath.target}`,
       verdict(r.hotPath.met),
+    ]);
+  if (r.hotPathAvro)
+    rows.push([
+      'hotPathAvro',
+      `${fmt(r.hotPathAvro.avroRecordsPerSec)} rec/s (${fmt(r.hotPathAvro.avroMs)} ms/event)`,
+      `JSON ${fmt(r.hotPathAvro.jsonRecordsPerSec)} rec/s (${fmt(r.hotPathAvro.jsonMs)} ms)`,
+      `${fmt(r.hotPathAvro.ratio)} of JSON (IQR ${fmt(r.hotPathAvro.ratioRange.low)}–${fmt(r.hotPathAvro.ratioRange.high)})`,
+      'report',
+      '',
     ]);
   if (r.init)
     rows.push([
@@ -165,6 +176,8 @@ const main = async () => {
     const t = performance.now();
     try {
       if (figure === 'hotPath') report.hotPath = await measureHotPath({ quick, log });
+      else if (figure === 'hotPathAvro')
+        report.hotPathAvro = await measureHotPathAvro({ quick, log });
       else if (figure === 'init')
         report.init = await measureInit({ quick, log, ...(initEntry && { entry: initEntry }) });
       else if (figure === 'produce') report.produce = await measureProduce({ quick, log });

@@ -807,6 +807,21 @@ const createAwsResources = async (endpoint: string, withScramSecret: boolean) =>
   }
 };
 
+/** Glue Schema Registry (moto implements it) with the order schemas in Avro, Protobuf, JSON Schema. */
+const createOrderRegistry = async (endpoint: string) => {
+  const { ensureOrderRegistry, glueClient } = await import('../src/local/schemaRegistry/glue.ts');
+  const glue = glueClient(endpoint, { AWS_REGION: process.env.AWS_REGION });
+  try {
+    const { registryArn } = await ensureOrderRegistry(glue);
+    say(`aws: schema registry ${registryArn} holds the order and result schemas`);
+  } catch (error) {
+    // an emulator without Glue (LocalStack's free image) still runs everything else
+    say(`aws: no schema registry (${(error as Error).name}): the --format demo and tests need one`);
+  } finally {
+    glue.destroy();
+  }
+};
+
 // ---------------------------------------------------------------- whole stack
 
 export const readStackEnv = (): StackEnv | undefined =>
@@ -846,6 +861,7 @@ export const up = async (): Promise<StackEnv> => {
     ownsEmulator = true;
   }
   await createAwsResources(endpoint, saslBrokers !== undefined);
+  await createOrderRegistry(endpoint);
   const env: StackEnv = {
     KAFKA_BROKERS: brokers,
     ...(saslBrokers

@@ -9,12 +9,19 @@
  * the first invocation (no top-level `await`: see scripts/build.ts).
  */
 import { deliveryLambda } from '../lib/delivery/lambda.ts';
-import { createProcessOrdersHandler } from '../lib/delivery/processOrders.ts';
+import {
+  createProcessOrdersHandler,
+  type OrderOutcomeDetail,
+} from '../lib/delivery/processOrders.ts';
+import { readResultFormats } from '../lib/formats/resultFormat.ts';
 
-export const handler = deliveryLambda({
+// results of Avro / Protobuf / JSON Schema orders in that format, when configured
+const resultFormats = readResultFormats(process.env);
+
+export const handler = deliveryLambda<OrderOutcomeDetail>({
   functionName: 'processOrders',
   destinations: (topics) => [topics.processed, topics.dlq],
-  create: createProcessOrdersHandler,
+  create: (deps) => createProcessOrdersHandler({ ...deps, resultFormats }),
   reportOutcome: (outcome, { metrics, logOutcome }) => {
     metrics.recordOutcome(outcome);
     // committed results only: `ok` is reported after its transaction

@@ -25,6 +25,8 @@ export const ERROR_TABLE = {
   SCHEMA_VIOLATION: 'poison',
   RECORD_TOO_LARGE: 'poison',
   UNDECODABLE_DEAD_LETTER: 'poison',
+  // a registry-format value (Avro, Protobuf) that does not decode, or an unknown dataFormat
+  UNDECODABLE_VALUE: 'poison',
   // the event-source mapping gave up on a record (its on-failure destination)
   RETRIES_EXHAUSTED: 'final',
   BROKER_UNAVAILABLE: 'retriable',

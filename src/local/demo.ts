@@ -9,6 +9,12 @@
  * logs go to `.stack/demo-<run>.log` (the summary names it), not between the progress lines.
  *
  *   npm run demo -- [--orders 3000] [--batch 100] [--poison 30] [--timeout 300]
+ *                   [--format avro|protobuf|json [--record-format SOURCE|JSON]]
+ *
+ * `--format`: the orders go out in that registry format (Glue framing, schemas from the
+ * stack's Glue registry on moto) from a registry-aware producer instead of produceOrders
+ * (which emits JSON only), and processOrders sits behind the mapping's schema-registry
+ * step (src/local/schemaRegistry/mapping.ts) in the given EventRecordFormat.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, openSync, writeSync } from 'node:fs';
@@ -17,13 +23,23 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { clientsFor, ensureIdempotencyTable } from '../../scripts/aws-bootstrap.ts';
 import { stackPaths, up } from '../../scripts/stack.ts';
+import {
+  type DataFormat,
+  type EventRecordFormat,
+  encodeInFormat,
+  frameForGlue,
+  loadOrderCodecs,
+} from '../lib/formats/index.ts';
 import { KafkaClient } from '../lib/kafka/index.ts';
+import { orderSchema } from '../lib/orders/index.ts';
 import {
   type LambdaHandler,
   type LocalMappingHandle,
   readMappings,
   startLocalMapping,
 } from './esm/index.ts';
+import { ensureOrderRegistry, glueClient, lookUpSchemaVersion } from './schemaRegistry/glue.ts';
+import { withSchemaRegistry } from './schemaRegistry/mapping.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -33,8 +49,21 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '100' },
     poison: { type: 'string', default: '30' },
     timeout: { type: 'string', default: '300' },
+    format: { type: 'string' },
+    'record-format': { type: 'string', default: 'SOURCE' },
   },
 });
+const FORMATS: readonly DataFormat[] = ['AVRO', 'PROTOBUF', 'JSON'];
+const FORMAT = args.format?.toUpperCase() as DataFormat | undefined;
+const RECORD_FORMAT = args['record-format'].toUpperCase() as EventRecordFormat;
+if (FORMAT !== undefined && !FORMATS.includes(FORMAT)) {
+  process.stderr.write(`demo: --format must be avro, protobuf or json, not ${args.format}\n`);
+  process.exit(2);
+}
+if (RECORD_FORMAT !== 'SOURCE' && RECORD_FORMAT !== 'JSON') {
+  process.stderr.write(`demo: --record-format must be SOURCE or JSON\n`);
+  process.exit(2);
+}
 const ORDERS = Number(args.orders);
 const BATCH = Number(args.batch);
 const POISON = Number(args.poison);
@@ -114,6 +143,15 @@ const main = async () => {
   };
   Object.assign(process.env, env);
   await ensureIdempotencyTable(clientsFor(stack.AWS_ENDPOINT_URL).dynamodb, env.IDEMPOTENCY_TABLE!);
+  // --format: the order schemas in the stack's Glue registry, and the format libraries
+  const glue = FORMAT ? glueClient(stack.AWS_ENDPOINT_URL, env) : undefined;
+  const registry = glue ? await ensureOrderRegistry(glue) : undefined;
+  const codecs = FORMAT ? await loadOrderCodecs() : undefined;
+  const registryFailures: string[] = [];
+  if (registry)
+    line(
+      `format: ${FORMAT} orders, schema ${registry.versions.order[FORMAT!].schemaName} in ${registry.registryArn}, delivered in ${RECORD_FORMAT} form`,
+    );
 
   // from here on, what the handlers and clients print goes to the log file
   const logFile = join(stackPaths.STATE_DIR, `demo-${run}.log`);
@@ -127,7 +165,16 @@ const main = async () => {
   // 3. their mappings, as serverless.yml deploys them
   const mappings = readMappings(join(ROOT, 'serverless.yml'), { stage: 'local' });
   const handlers: Record<string, LambdaHandler> = {
-    processOrders: process_ as never,
+    processOrders: (glue
+      ? withSchemaRegistry(
+          process_ as never,
+          {
+            eventRecordFormat: RECORD_FORMAT,
+            lookUp: (id) => lookUpSchemaVersion(glue, id),
+          },
+          (_, reason) => registryFailures.push(reason),
+        )
+      : process_) as never,
     republishDlq: republish as never,
   };
   const running: LocalMappingHandle[] = [];
@@ -238,10 +285,32 @@ const main = async () => {
   };
 
   const produceStart = Date.now();
+  // --format: a producer with a registry serialiser, one transaction per request
+  const registryProducer = FORMAT
+    ? client.transactionalProducer(`demo-${run}-registry-producer`).producer
+    : undefined;
   for (let first = 0, request = 0; first < ORDERS; first += BATCH, request++) {
     const orders = Array.from({ length: Math.min(BATCH, ORDERS - first) }, (_, k) =>
       order(first + k),
     );
+    if (registryProducer && registry && codecs && FORMAT) {
+      const now = Date.now();
+      for (const o of orders) sentAt.set(o.orderId, now);
+      const versionId = registry.versions.order[FORMAT].schemaVersionId;
+      await registryProducer.write(
+        orders.map((o) => ({
+          topic: topics.orders,
+          key: o.orderId,
+          value: frameForGlue(
+            FORMAT,
+            encodeInFormat(FORMAT, 'order', orderSchema.parse(o), codecs),
+            versionId,
+          ),
+        })),
+      );
+      emitted += orders.length;
+      continue;
+    }
     if (request % INVALID_EVERY === INVALID_EVERY - 1) {
       // a client bug: one order with a float price makes the whole request invalid
       const bad = { ...orders[0]!, items: [{ sku: 'SKU-X', quantity: 1, unitPrice: 12.5 }] };
@@ -306,7 +375,8 @@ const main = async () => {
   const duplicates =
     tally.processedRecords - tally.processed.size + (tally.parkedRecords - tally.parked.size);
   const lost = emitted - tally.processed.size + (POISON - tally.parked.size);
-  const balanced = lost === 0 && duplicates === 0 && rejected === overLimit;
+  const balanced =
+    lost === 0 && duplicates === 0 && rejected === overLimit && registryFailures.length === 0;
 
   line('');
   line('┌──────────────────────────────────────────────────────────────');
@@ -328,6 +398,10 @@ const main = async () => {
   line(
     `│   parked                 ${tally.parked.size}  (${[...new Set(tally.parked.values())].join(', ')})`,
   );
+  if (FORMAT)
+    line(
+      `│ registry step            ${FORMAT} in ${RECORD_FORMAT} form; failures ${registryFailures.length}${registryFailures.length > 0 ? ` (${[...new Set(registryFailures)].join(', ')})` : ''}`,
+    );
   line(`│ duplicates               ${duplicates}`);
   line(`│ lost                     ${lost}`);
   line(
@@ -348,6 +422,7 @@ const main = async () => {
   await reader.disconnect();
   await Promise.all(running.map((m) => m.stop()));
   await client.close();
+  glue?.destroy();
   return balanced ? 0 : 1;
 };
 

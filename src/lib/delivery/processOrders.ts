@@ -3,12 +3,17 @@ import { functionPrefix, type PipelineConfig } from '../config.ts';
 import { PoisonRecordError } from '../errors.ts';
 import { decodeKafkaEvent } from '../events/decode.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
+import {
+  eventHoldsSchemaRecords,
+  loadOrderCodecs,
+  parseOrderRecordValue,
+} from '../formats/index.ts';
+import { type ResultFormats, resultValue } from '../formats/resultFormat.ts';
 import type { OutboundMessage } from '../kafka/index.ts';
 import {
   evaluateOrder,
   type OrderResult,
   type OrderStatus,
-  parseOrder,
   type ReasonCode,
 } from '../orders/index.ts';
 import {
@@ -46,10 +51,11 @@ export const orderResultFor = (
 /** {@link orderResultFor}, with the result it wrote (status, reason). */
 export const evaluateOrderRecord = (
   record: DecodedRecord,
-  options: { processedTopic: string; now: Date },
+  options: { processedTopic: string; now: Date; resultFormats?: ResultFormats },
 ): { message: OutboundMessage; result: OrderResult } => {
   if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
-  const order = parseOrder(record.value);
+  // plain UTF-8 JSON unless the record's valueSchemaMetadata names a registry format
+  const order = parseOrderRecordValue(record.value, record.valueSchemaMetadata);
   // evaluateOrder copies topic, partition and offset from the record: no object in between.
   const result = evaluateOrder(order, { now: options.now, source: record });
   const headers: Record<string, Buffer[]> = {};
@@ -61,7 +67,8 @@ export const evaluateOrderRecord = (
     message: {
       topic: options.processedTopic,
       key: order.orderId,
-      value: JSON.stringify(result),
+      // JSON, or the order's registry format when a result schema version is configured
+      value: resultValue(result, record.valueSchemaMetadata, options.resultFormats),
       headers,
     },
     result,
@@ -74,6 +81,8 @@ export interface ProcessOrdersDeps {
   functionName?: string;
   kafka: () => Promise<DeliveryKafka>;
   now?: () => Date;
+  /** Result schema versions per registry format (`RESULT_SCHEMA_VERSIONS`); none: JSON results. */
+  resultFormats?: ResultFormats;
   telemetry?: DeliveryTelemetry;
   /**
    * Every record's outcome; `ok` and `poison` only once committed. An `ok` outcome's
@@ -102,6 +111,8 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
   return async (event: unknown, context?: Partial<Context>): Promise<KafkaBatchResponse> => {
     const deadline = invocationDeadline(context, deps.config);
     const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
+    // Avro / Protobuf libraries load only for a batch that holds a registry record
+    if (eventHoldsSchemaRecords(event)) await loadOrderCodecs();
     const kafka = await deps.kafka();
     // One clock reading per invocation: every result of the batch has this processedAt.
     const invokedAt = now();
@@ -109,6 +120,7 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       const { message, result } = evaluateOrderRecord(record, {
         processedTopic: topics.processed,
         now: invokedAt,
+        resultFormats: deps.resultFormats,
       });
       const detail: OrderOutcomeDetail = { orderId: result.orderId, status: result.status };
       if (result.reasonCode !== undefined) detail.reasonCode = result.reasonCode;

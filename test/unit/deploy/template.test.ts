@@ -1008,3 +1008,123 @@ describe('cfn-lint', () => {
     120_000,
   );
 });
+
+describe('schema registry (issue 15: schemaRegistryUri)', () => {
+  const GLUE_REGISTRY = `arn:aws:glue:${REGION}:${ACCOUNT}:registry/orders-registry`;
+  const CONFLUENT_URL = 'https://schema-registry.example.com';
+  const REGISTRY_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:orders-registry-AbCdEf`;
+  const RESULT_VERSIONS = 'AVRO=5f7e9c2a-3b1d-4e8f-9a6c-0d2b4f6e8a10';
+  let glueDir: string;
+  let confluentDir: string;
+  let glue: Resolved;
+  let confluent: Resolved;
+
+  beforeAll(async () => {
+    glueDir = await packageStage({
+      ...STAGE_PARAMS,
+      schemaRegistryUri: GLUE_REGISTRY,
+      schemaRegistryEventRecordFormat: 'JSON',
+      resultSchemaVersions: RESULT_VERSIONS,
+    });
+    confluentDir = await packageStage({
+      ...SELF_MANAGED_PARAMS,
+      schemaRegistryUri: CONFLUENT_URL,
+      schemaRegistryAuthSecretArn: REGISTRY_SECRET,
+    });
+    glue = resolveTemplate(readTemplate(glueDir));
+    confluent = resolveTemplate(readTemplate(confluentDir));
+  }, 300_000);
+
+  afterAll(() => {
+    for (const dir of [glueDir, confluentDir])
+      if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const mapping = (t: Resolved, id: string) => t.resources[id]!.Properties;
+
+  it('is off by default: no SchemaRegistryConfig, the consumer group kept, no glue permission', () => {
+    expect(mapping(iam, MAPPING_IDS.processOrders).AmazonManagedKafkaEventSourceConfig).toEqual({
+      ConsumerGroupId: `${PREFIX}-processOrders`,
+    });
+    expect(
+      mapping(selfManaged, SELF_MANAGED_MAPPING_IDS.processOrders)
+        .SelfManagedKafkaEventSourceConfig,
+    ).toEqual({ ConsumerGroupId: `${PREFIX}-processOrders` });
+    for (const fn of Object.keys(ROLES) as Fn[]) expect(grants(iam, fn, 'glue:')).toEqual([]);
+    expect(
+      iam.resources.ProcessOrdersLambdaFunction!.Properties.Environment.Variables,
+    ).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
+  });
+
+  it('passes the result schema versions to processOrders only', () => {
+    const env = (fn: string) => glue.resources[fn]!.Properties.Environment.Variables;
+    expect(env('ProcessOrdersLambdaFunction').RESULT_SCHEMA_VERSIONS).toBe(RESULT_VERSIONS);
+    expect(env('ProduceOrdersLambdaFunction')).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
+    expect(env('RepublishDlqLambdaFunction')).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
+  });
+
+  it('Glue: the registry ARN on processOrders mapping, VALUE validated, no access config', () => {
+    expect(mapping(glue, MAPPING_IDS.processOrders).AmazonManagedKafkaEventSourceConfig).toEqual({
+      ConsumerGroupId: `${PREFIX}-processOrders`,
+      SchemaRegistryConfig: {
+        SchemaRegistryURI: GLUE_REGISTRY,
+        EventRecordFormat: 'JSON',
+        SchemaValidationConfigs: [{ Attribute: 'VALUE' }],
+      },
+    });
+    // republishDlq reads dead letters as they are: no registry there
+    expect(
+      mapping(glue, MAPPING_IDS.republishDlq).AmazonManagedKafkaEventSourceConfig ?? {},
+    ).not.toHaveProperty('SchemaRegistryConfig');
+  });
+
+  it('Glue: processOrders may read that registry and its schemas, nothing else of Glue', () => {
+    const schemas = `arn:aws:glue:${REGION}:${ACCOUNT}:schema/orders-registry/*`;
+    expect(grants(glue, 'processOrders', 'glue:')).toEqual(
+      ['glue:GetRegistry', 'glue:GetSchema', 'glue:GetSchemaVersion']
+        .flatMap((a) => [`${a} ${GLUE_REGISTRY}`, `${a} ${schemas}`])
+        .sort(),
+    );
+    expect(grants(glue, 'produceOrders', 'glue:')).toEqual([]);
+    expect(grants(glue, 'republishDlq', 'glue:')).toEqual([]);
+  });
+
+  it('Confluent-compatible: the URL, SOURCE by default, and its secret for the mapping only', () => {
+    expect(
+      mapping(confluent, SELF_MANAGED_MAPPING_IDS.processOrders).SelfManagedKafkaEventSourceConfig,
+    ).toEqual({
+      ConsumerGroupId: `${PREFIX}-processOrders`,
+      SchemaRegistryConfig: {
+        SchemaRegistryURI: CONFLUENT_URL,
+        EventRecordFormat: 'SOURCE',
+        SchemaValidationConfigs: [{ Attribute: 'VALUE' }],
+        AccessConfigs: [{ Type: 'BASIC_AUTH', URI: REGISTRY_SECRET }],
+      },
+    });
+    expect(bySid(confluent, 'processOrders', 'SchemaRegistrySecret')).toMatchObject({
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: REGISTRY_SECRET,
+    });
+    for (const fn of Object.keys(ROLES) as Fn[]) expect(grants(confluent, fn, 'glue:')).toEqual([]);
+    expect(grants(confluent, 'republishDlq', 'secretsmanager:')).not.toContain(
+      `secretsmanager:GetSecretValue ${REGISTRY_SECRET}`,
+    );
+  });
+
+  it.each([
+    ['Glue', () => glueDir],
+    ['Confluent', () => confluentDir],
+  ])(
+    'cfn-lint finds no error in the %s template',
+    (_, dir) => {
+      const result = spawnSync(
+        join(ensurePythonTools(), 'cfn-lint'),
+        ['--format', 'parseable', join(dir(), 'cloudformation-template-update-stack.json')],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      expect(result.stdout.split('\n').filter((line) => /:E\d{4}:/.test(line))).toEqual([]);
+      expect(result.status! & ~(4 | 8)).toBe(0);
+    },
+    120_000,
+  );
+});
