@@ -80,10 +80,11 @@ const writeOrderResult = (
   const result = evaluateOrder(order, { now: options.now, source: record });
   // the JSON string dies here: only its bytes live until the commit
   results.add(options.processedTopic, order.orderId, JSON.stringify(result));
-  for (const name of CARRIED_HEADERS) {
-    const values = record.headers.get(name);
-    if (values) for (const v of values) results.header(name, v);
-  }
+  if (record.headers.size > 0)
+    for (const name of CARRIED_HEADERS) {
+      const values = record.headers.get(name);
+      if (values) for (const v of values) results.header(name, v);
+    }
   return result;
 };
 

@@ -16,6 +16,41 @@ const SPAN = 6;
 // Positions of one header in `#headers`: name id, chunk, start, end.
 const HEADER = 4;
 
+/** A growable list of int32s: typed, so a scavenge never copies it. */
+class Int32List {
+  array = new Int32Array(1024);
+  length = 0;
+
+  push6(a: number, b: number, c: number, d: number, e: number, f: number): void {
+    this.#room(6);
+    const { array, length } = this;
+    array[length] = a;
+    array[length + 1] = b;
+    array[length + 2] = c;
+    array[length + 3] = d;
+    array[length + 4] = e;
+    array[length + 5] = f;
+    this.length = length + 6;
+  }
+
+  push4(a: number, b: number, c: number, d: number): void {
+    this.#room(4);
+    const { array, length } = this;
+    array[length] = a;
+    array[length + 1] = b;
+    array[length + 2] = c;
+    array[length + 3] = d;
+    this.length = length + 4;
+  }
+
+  #room(n: number): void {
+    if (this.length + n <= this.array.length) return;
+    const grown = new Int32Array(this.array.length * 2);
+    grown.set(this.array);
+    this.array = grown;
+  }
+}
+
 /**
  * Results written as bytes, read back as {@link OutboundMessage}s. Keys and values are
  * UTF-8 text; header values are bytes, copied (a view would keep the event's decoded
@@ -30,8 +65,8 @@ const HEADER = 4;
 export class ResultBytes {
   readonly #chunks: Buffer[] = [];
   #used = CHUNK_BYTES;
-  readonly #spans: number[] = [];
-  readonly #headers: number[] = [];
+  readonly #spans = new Int32List();
+  readonly #headers = new Int32List();
   readonly #topics: string[] = [];
   readonly #names: string[] = [];
 
@@ -61,7 +96,7 @@ export class ResultBytes {
     this.#used = at;
     let topicId = this.#topics.indexOf(topic);
     if (topicId < 0) topicId = this.#topics.push(topic) - 1;
-    this.#spans.push(
+    this.#spans.push6(
       topicId,
       this.#chunks.length - 1,
       keyStart,
@@ -80,25 +115,24 @@ export class ResultBytes {
     this.#used = start + value.length;
     let nameId = this.#names.indexOf(name);
     if (nameId < 0) nameId = this.#names.push(name) - 1;
-    this.#headers.push(nameId, this.#chunks.length - 1, start, this.#used);
+    this.#headers.push4(nameId, this.#chunks.length - 1, start, this.#used);
   }
 
   /** The `i`-th result as a message: key, value and headers are views of the bytes. */
   message(i: number): OutboundMessage {
     const s = i * SPAN;
-    const spans = this.#spans;
-    if (!(i >= 0 && s < spans.length)) throw new RangeError(`no result ${i}`);
+    const spans = this.#spans.array;
+    const count = this.#spans.length;
+    if (!(i >= 0 && s < count)) throw new RangeError(`no result ${i}`);
     const chunk = this.#chunks[spans[s + 1]!]!;
     const keyStart = spans[s + 2]!;
     const keyEnd = spans[s + 3]!;
     const headers: Record<string, Buffer[]> = {};
-    const last = s + SPAN < spans.length ? spans[s + SPAN + 5]! : this.#headers.length / HEADER;
+    const last = s + SPAN < count ? spans[s + SPAN + 5]! : this.#headers.length / HEADER;
+    const positions = this.#headers.array;
     for (let h = spans[s + 5]! * HEADER; h < last * HEADER; h += HEADER) {
-      const name = this.#names[this.#headers[h]!]!;
-      const bytes = this.#chunks[this.#headers[h + 1]!]!.subarray(
-        this.#headers[h + 2]!,
-        this.#headers[h + 3]!,
-      );
+      const name = this.#names[positions[h]!]!;
+      const bytes = this.#chunks[positions[h + 1]!]!.subarray(positions[h + 2]!, positions[h + 3]!);
       const values = headers[name];
       if (values) values.push(bytes);
       else headers[name] = [bytes];
