@@ -7,8 +7,10 @@
  */
 import type { OutboundMessage } from '../kafka/types.ts';
 
-/** Bytes per buffer: large enough that a 6 MB event needs a few dozen. */
-const CHUNK_BYTES = 256 * 1024;
+/** The first buffer's size; each next one is twice the last, up to {@link MAX_CHUNK_BYTES}. */
+const FIRST_CHUNK_BYTES = 16 * 1024;
+/** Large enough that a 6 MB event's results fit in a handful. */
+const MAX_CHUNK_BYTES = 1024 * 1024;
 
 // Positions of one result in `#spans`: topic id, chunk, key start (-1: no key), key end
 // (= value start), value end, index of its first header in `#headers`.
@@ -64,7 +66,8 @@ class Int32List {
  */
 export class ResultBytes {
   readonly #chunks: Buffer[] = [];
-  #used = CHUNK_BYTES;
+  #chunkBytes = 0;
+  #used = 0;
   readonly #spans = new Int32List();
   readonly #headers = new Int32List();
   readonly #topics: string[] = [];
@@ -77,8 +80,10 @@ export class ResultBytes {
 
   /** Room for `bytes` more in the current buffer (a new one when they do not fit). */
   #reserve(bytes: number): Buffer {
-    if (this.#used + bytes > CHUNK_BYTES || this.#chunks.length === 0) {
-      this.#chunks.push(Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bytes)));
+    if (this.#chunks.length === 0 || this.#used + bytes > this.#chunkBytes) {
+      const size = Math.min(MAX_CHUNK_BYTES, Math.max(FIRST_CHUNK_BYTES, 2 * this.#chunkBytes));
+      this.#chunkBytes = Math.max(size, bytes);
+      this.#chunks.push(Buffer.allocUnsafeSlow(this.#chunkBytes));
       this.#used = 0;
     }
     return this.#chunks[this.#chunks.length - 1]!;
