@@ -269,7 +269,7 @@ const runPartition = async <TDetail>(
   const result = emptyResult(batch);
   const records = planRecords(batch);
   if (records.length === 0) return result;
-  const first = { offset: records.offsetAt(0) };
+  const firstOffset = records.offsetAt(0);
   const { deadline } = options;
   const bounds: CallBounds = { deadline };
   const id = transactionalIdFor(options.transactionalIdPrefix, batch.topic, batch.partition);
@@ -297,7 +297,7 @@ const runPartition = async <TDetail>(
     if (timeLeft(deadline) < MIN_START_MS)
       return stopped(
         result,
-        first.offset,
+        firstOffset,
         new RetriableError(
           'TIMEOUT',
           `no time left before the invocation's deadline to start partition ${batch.key}`,
@@ -315,7 +315,7 @@ const runPartition = async <TDetail>(
         result.reinits++;
         continue;
       }
-      return stopped(result, first.offset, error, 'checkpoint');
+      return stopped(result, firstOffset, error, 'checkpoint');
     }
 
     const plan = await planPartition(records, checkpoint?.nextOffset, {
