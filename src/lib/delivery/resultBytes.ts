@@ -18,6 +18,16 @@ const SPAN = 6;
 // Positions of one header in `#headers`: name id, chunk, start, end.
 const HEADER = 4;
 
+/**
+ * The last instance made, kept until the next one. Optimized code holds what it was
+ * optimized for (hidden classes) weakly: a full GC while no instance is alive, between
+ * invocations, collects them and deoptimizes every function that uses the class, and
+ * the next invocation runs unoptimized until it warms up again (`--trace-deopt`:
+ * "weak objects"; the hot path took twice as long after each full GC). A fresh instance
+ * made at load did not prevent it; the last real one does.
+ */
+let lastMade: ResultBytes | undefined;
+
 /** A growable list of int32s: typed, so a scavenge never copies it. */
 class Int32List {
   array = new Int32Array(1024);
@@ -72,6 +82,10 @@ export class ResultBytes {
   readonly #headers = new Int32List();
   readonly #topics: string[] = [];
   readonly #names: string[] = [];
+
+  constructor() {
+    lastMade = this;
+  }
 
   /** Number of results. */
   get length(): number {

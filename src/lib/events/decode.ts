@@ -71,6 +71,11 @@ const offsetOf = (raw: unknown): number =>
 const kindOf = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 
+// The last partition made, kept until the next one, so a full GC between invocations
+// does not collect what the code optimized for it depends on (see lastMade in
+// delivery/resultBytes.ts). It keeps the last event alive until the next one arrives.
+let lastMade: EventPartition | undefined;
+
 /**
  * One partition of an event whose records are decoded when they are reached, not
  * all at once: `recordAt(i)` decodes the `i`-th record (in offset order) each time it
@@ -104,6 +109,7 @@ export class EventPartition implements PartitionBatch {
     }
     this.#entries = entries;
     this.#offsets = offsets;
+    lastMade = this;
   }
 
   /** Number of records. */
