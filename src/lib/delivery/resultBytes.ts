@@ -1,6 +1,6 @@
 /**
  * A partition's results as bytes until its transaction: keys, values and carried
- * headers copied into a few large buffers, with their positions in number arrays.
+ * headers copied into a few large buffers, with their positions in `Int32Array`s.
  * A result kept as a string, a message object and a header map costs a scavenge copy
  * per record while the partition is planned; bytes in a buffer cost none. The messages
  * are built at the commit, as views of those buffers.
