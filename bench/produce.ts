@@ -35,6 +35,12 @@ export interface ProduceResult {
   met: boolean;
   /** The transactional path without the checkpoint: what the transactions alone cost. */
   txWithoutCheckpointRecordsPerSec: number;
+  /**
+   * The checkpoint as a record on the compacted topic only, without the consumer-group
+   * offset (`sendOffsets`: AddOffsetsToTxn + TxnOffsetCommit): what a checkpoint read
+   * back from that topic instead of the group would cost. Ratio to the same baseline.
+   */
+  txRecordOnly: { recordsPerSec: number; ratio: number };
   /** Median and p90 milliseconds of one transaction (one partition batch, checkpoint included). */
   txMs: number;
   txP90Ms: number;
@@ -80,6 +86,7 @@ export const measureProduce = async (options: {
   const topics = {
     tx: `${id}.tx`,
     bare: `${id}.tx-bare`,
+    recordOnly: `${id}.tx-record-only`,
     small: `${id}.tx-small`,
     plain: `${id}.plain`,
   };
@@ -97,7 +104,12 @@ export const measureProduce = async (options: {
     const durations = new Map<string, number[]>();
 
     /** `rounds` rounds of one transaction per partition, partitions in parallel. */
-    const transactional = (topic: string, size: number, count: number, checkpoint: boolean) => {
+    const transactional = (
+      topic: string,
+      size: number,
+      count: number,
+      checkpoint: boolean | 'record-only',
+    ) => {
       const batches = partitions.map((p) => partitionBatch(topic, p, size));
       const times: number[] = [];
       durations.set(topic, times);
@@ -122,7 +134,7 @@ export const measureProduce = async (options: {
                       value: JSON.stringify({ ...marker, committedAt: new Date().toISOString() }),
                     },
                   ],
-                  marker,
+                  checkpoint === 'record-only' ? undefined : marker,
                 );
               }
               times.push(performance.now() - started);
@@ -145,6 +157,7 @@ export const measureProduce = async (options: {
       {
         tx: transactional(topics.tx, batchRecords, rounds, true),
         txWithoutCheckpoint: transactional(topics.bare, batchRecords, rounds, false),
+        txRecordOnly: transactional(topics.recordOnly, batchRecords, rounds, 'record-only'),
         smallTx: transactional(topics.small, SMALL_BATCH_RECORDS, smallRounds, true),
         plain,
       },
@@ -171,6 +184,10 @@ export const measureProduce = async (options: {
       txWithoutCheckpointRecordsPerSec: Math.round(
         perSec(recordsPerSample, median(samples.txWithoutCheckpoint)),
       ),
+      txRecordOnly: {
+        recordsPerSec: Math.round(perSec(recordsPerSample, median(samples.txRecordOnly))),
+        ratio: round(pairedRatio(samples.txRecordOnly, samples.plain).median),
+      },
       txMs: round(percentileSorted(txTimes, 50)),
       txP90Ms: round(percentileSorted(txTimes, 90)),
       smallTx: {

@@ -122,7 +122,7 @@ export const formatReport = (r: BenchReport): string => {
     );
   if (r.produce)
     notes.push(
-      `produce: ${r.produce.partitions} partitions × ${r.produce.batchRecords} × ${r.produce.recordBytes} B per transaction, transaction p50 ${fmt(r.produce.txMs)} ms, p90 ${fmt(r.produce.txP90Ms)} ms; without the checkpoint ${fmt(r.produce.txWithoutCheckpointRecordsPerSec)} rec/s; transactions of ${r.produce.smallTx.batchRecords}: ${fmt(r.produce.smallTx.recordsPerSec)} rec/s, p50 ${fmt(r.produce.smallTx.txMs)} ms`,
+      `produce: ${r.produce.partitions} partitions × ${r.produce.batchRecords} × ${r.produce.recordBytes} B per transaction, transaction p50 ${fmt(r.produce.txMs)} ms, p90 ${fmt(r.produce.txP90Ms)} ms; without the checkpoint ${fmt(r.produce.txWithoutCheckpointRecordsPerSec)} rec/s; checkpoint record without the group offset ${fmt(r.produce.txRecordOnly.recordsPerSec)} rec/s (ratio ${fmt(r.produce.txRecordOnly.ratio)}); transactions of ${r.produce.smallTx.batchRecords}: ${fmt(r.produce.smallTx.recordsPerSec)} rec/s, p50 ${fmt(r.produce.smallTx.txMs)} ms`,
     );
   if (r.e2e)
     notes.push(

@@ -16,19 +16,24 @@ import {
 } from './checkpoint.ts';
 import {
   COMMIT_RESERVE_MS,
+  type PartitionPlan,
+  type PlanRecords,
+  planMessages,
   planPartition,
   type RecordOutcome,
   type RecordProcessor,
+  recordList,
 } from './planPartition.ts';
 
 export type {
   PartitionPlan,
   PlanOptions,
+  PlanRecords,
   ProcessedRecord,
   RecordOutcome,
   RecordProcessor,
 } from './planPartition.ts';
-export { COMMIT_RESERVE_MS, planPartition } from './planPartition.ts';
+export { COMMIT_RESERVE_MS, planMessages, planPartition, recordList } from './planPartition.ts';
 
 /** What a partition writer must offer: the transactional producer cache of the Kafka module. */
 export interface PartitionWriter {
@@ -220,6 +225,10 @@ export const processPartition = async <TDetail = unknown>(
   }
 };
 
+/** A batch's records as the plan reads them: decoded as reached when the batch allows it. */
+const planRecords = (batch: PartitionBatch | (PartitionBatch & PlanRecords)): PlanRecords =>
+  'recordAt' in batch ? batch : recordList(batch.records);
+
 const stopped = (
   result: PartitionResult,
   failedAt: number,
@@ -234,22 +243,23 @@ const runPartition = async <TDetail>(
 ): Promise<PartitionResult> => {
   const now = options.now ?? (() => new Date());
   const result = emptyResult(batch);
-  const first = batch.records[0];
-  if (!first) return result;
+  const records = planRecords(batch);
+  if (records.length === 0) return result;
+  const firstOffset = records.offsetAt(0);
   const { deadline } = options;
   const bounds: CallBounds = { deadline };
   const id = transactionalIdFor(options.transactionalIdPrefix, batch.topic, batch.partition);
-  const emit = (outcomes: readonly RecordOutcome<TDetail>[], committed: boolean) => {
-    for (const outcome of outcomes) {
-      if (outcome.kind === 'skipped') result.skipped++;
-      else if (outcome.kind === 'ok' || outcome.kind === 'poison') {
-        // what is counted is what committed
-        if (!committed) continue;
-        if (outcome.kind === 'ok') result.ok++;
-        else result.deadLettered++;
-      }
-      options.onOutcome?.(outcome);
+  const emit = (plan: PartitionPlan<TDetail>, committed: boolean) => {
+    result.skipped += plan.counts.skipped;
+    // what is counted is what committed
+    if (committed) {
+      result.ok += plan.counts.ok;
+      result.deadLettered += plan.counts.poison;
     }
+    const { onOutcome } = options;
+    if (!onOutcome) return;
+    for (const outcome of plan.outcomes)
+      if (committed || (outcome.kind !== 'ok' && outcome.kind !== 'poison')) onOutcome(outcome);
   };
   // A cached producer fenced by another container (the partition's batches moved there
   // and back) is replaced once: re-init, read the checkpoint again, plan again.
@@ -263,7 +273,7 @@ const runPartition = async <TDetail>(
     if (timeLeft(deadline) < MIN_START_MS)
       return stopped(
         result,
-        first.offset,
+        firstOffset,
         new RetriableError(
           'TIMEOUT',
           `no time left before the invocation's deadline to start partition ${batch.key}`,
@@ -281,22 +291,23 @@ const runPartition = async <TDetail>(
         result.reinits++;
         continue;
       }
-      return stopped(result, first.offset, error, 'checkpoint');
+      return stopped(result, firstOffset, error, 'checkpoint');
     }
 
-    const plan = await planPartition(batch.records, checkpoint?.nextOffset, {
+    const plan = await planPartition(records, checkpoint?.nextOffset, {
       processRecord: options.processRecord,
       deadLetterTopic: options.deadLetterTopic,
       backoff: options.backoff,
       now,
       planUntil: deadline === undefined ? undefined : deadline - COMMIT_RESERVE_MS,
+      keepOutcomes: options.onOutcome !== undefined,
     });
     const stop = (r: PartitionResult) =>
       plan.stop ? stopped(r, plan.stop.offset, plan.stop.error, plan.stop.stage) : r;
 
     if (plan.nextOffset === undefined || plan.firstUnprocessed === undefined) {
       // nothing new: everything was skipped, or the first new record stopped the plan
-      emit(plan.outcomes, false);
+      emit(plan, false);
       return stop({ ...result, checkpoint: checkpoint?.nextOffset });
     }
 
@@ -308,7 +319,7 @@ const runPartition = async <TDetail>(
       nextOffset: plan.nextOffset,
       metadata: encodeCheckpoint(next),
     };
-    const outbound = plan.outbound;
+    const outbound = planMessages(plan);
     outbound.push({
       topic: options.checkpointTopic,
       key: `${options.checkpointGroup}/${batch.topic}/${batch.partition}`,
@@ -335,14 +346,14 @@ const runPartition = async <TDetail>(
         result.reinits++;
         continue;
       }
-      emit(plan.outcomes, false);
+      emit(plan, false);
       return {
         ...stopped(result, plan.firstUnprocessed, error, 'commit'),
         checkpoint: checkpoint?.nextOffset,
       };
     }
     options.checkpointCache?.set(producer, next);
-    emit(plan.outcomes, true);
+    emit(plan, true);
     const done = stop({ ...result, checkpoint: plan.nextOffset });
     await options.afterCommit?.(done);
     return done;

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { functionPrefix, type PipelineConfig } from '../config.ts';
 import { PoisonRecordError } from '../errors.ts';
-import { decodeKafkaEvent } from '../events/decode.ts';
+import { readKafkaEvent } from '../events/decode.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
 import {
   eventHoldsSchemaRecords,
@@ -14,6 +14,7 @@ import {
   evaluateOrder,
   type OrderResult,
   type OrderStatus,
+  parseOrder,
   type ReasonCode,
 } from '../orders/index.ts';
 import {
@@ -25,6 +26,7 @@ import {
   processBatch,
   type RecordOutcome,
 } from './processBatch.ts';
+import type { ResultBytes } from './resultBytes.ts';
 
 /** Headers that travel from an order to its result (W3C trace context). */
 const CARRIED_HEADERS = ['traceparent', 'tracestate'] as const;
@@ -75,6 +77,40 @@ export const evaluateOrderRecord = (
   };
 };
 
+/** A record's result written as bytes: key, JSON value and carried headers into `results`. */
+const writeOrderResult = (
+  record: DecodedRecord,
+  options: { processedTopic: string; now: Date; resultFormats?: ResultFormats },
+  results: ResultBytes,
+): OrderResult => {
+  if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
+  const metadata = record.valueSchemaMetadata;
+  // plain UTF-8 JSON unless the record's valueSchemaMetadata names a registry format
+  const order =
+    metadata === undefined
+      ? parseOrder(record.value)
+      : parseOrderRecordValue(record.value, metadata);
+  const result = evaluateOrder(order, { now: options.now, source: record });
+  // the JSON string dies here: only its bytes live until the commit; a registry order's
+  // result is in its format when a result schema version is configured
+  results.add(
+    options.processedTopic,
+    order.orderId,
+    metadata === undefined
+      ? JSON.stringify(result)
+      : resultValue(result, metadata, options.resultFormats),
+  );
+  if (record.headers.size > 0)
+    for (const name of CARRIED_HEADERS) {
+      const values = record.headers.get(name);
+      if (values) for (const v of values) results.header(name, v);
+    }
+  return result;
+};
+
+/** What a record processor that wrote its results as bytes returns besides the detail. */
+const NO_MESSAGES: OutboundMessage[] = [];
+
 export interface ProcessOrdersDeps {
   config: PipelineConfig;
   /** The function's name in serverless.yml; part of transactional ids. */
@@ -110,21 +146,23 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
   const checkpointCache: CheckpointCache = new WeakMap();
   return async (event: unknown, context?: Partial<Context>): Promise<KafkaBatchResponse> => {
     const deadline = invocationDeadline(context, deps.config);
-    const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
+    // records are decoded as the partition loop reaches them, not all up front
+    const partitions = readKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
     // Avro / Protobuf libraries load only for a batch that holds a registry record
     if (eventHoldsSchemaRecords(event)) await loadOrderCodecs();
     const kafka = await deps.kafka();
     // One clock reading per invocation: every result of the batch has this processedAt.
     const invokedAt = now();
-    const processRecord = (record: DecodedRecord) => {
-      const { message, result } = evaluateOrderRecord(record, {
-        processedTopic: topics.processed,
-        now: invokedAt,
-        resultFormats: deps.resultFormats,
-      });
+    const resultOptions = {
+      processedTopic: topics.processed,
+      now: invokedAt,
+      resultFormats: deps.resultFormats,
+    };
+    const processRecord = (record: DecodedRecord, results: ResultBytes) => {
+      const result = writeOrderResult(record, resultOptions, results);
       const detail: OrderOutcomeDetail = { orderId: result.orderId, status: result.status };
       if (result.reasonCode !== undefined) detail.reasonCode = result.reasonCode;
-      return { messages: [message], detail };
+      return { messages: NO_MESSAGES, detail };
     };
     const { beforeRecord } = deps;
     const { response, partitions: results } = await processBatch(partitions, {
@@ -139,9 +177,9 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       checkpointCache,
       // Synchronous unless a test hook has to be awaited first: no promise per record.
       processRecord: beforeRecord
-        ? async (record) => {
+        ? async (record, results) => {
             await beforeRecord(record);
-            return processRecord(record);
+            return processRecord(record, results);
           }
         : processRecord,
       telemetry: deps.telemetry,

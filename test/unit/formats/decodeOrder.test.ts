@@ -240,7 +240,9 @@ describe('processOrders with a mixed batch', () => {
     // Assess
     expect(response.batchItemFailures).toEqual([]);
     const results = kafka.messages.filter((m) => m.topic === config.topics.processed);
-    expect(results.map((m) => m.key)).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `ord-00000${i}`));
+    expect(results.map((m) => String(m.key))).toEqual(
+      [0, 1, 2, 3, 4, 5, 6].map((i) => `ord-00000${i}`),
+    );
     for (const m of results) {
       const result = JSON.parse(String(m.value));
       expect(result.status).toBe('accepted');

@@ -1,0 +1,176 @@
+/**
+ * Results written as bytes read back as the messages they stand for: the same UTF-8
+ * bytes as the strings given, header bytes copied, and processOrders' results the same
+ * JSON, byte for byte, as `JSON.stringify` of the rules' result.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { readPipelineConfig } from '../../../src/lib/config.ts';
+import type { DeliveryKafka } from '../../../src/lib/delivery/processBatch.ts';
+import { createProcessOrdersHandler } from '../../../src/lib/delivery/processOrders.ts';
+import { ResultBytes } from '../../../src/lib/delivery/resultBytes.ts';
+import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
+import { evaluateOrder, type OrderInput, parseOrder } from '../../../src/lib/orders/index.ts';
+import {
+  eventRecordFixture,
+  mskEventFixture,
+  orderFixture,
+  overLimitOrderFixture,
+  traceparentFixture,
+} from '../../support/fixtures.ts';
+
+const textArb = fc.string({ unit: 'binary', maxLength: 300 });
+const resultArb = fc.record({
+  topic: fc.constantFrom('orders.processed', 'other'),
+  key: fc.option(textArb, { nil: null }),
+  value: textArb,
+  headers: fc.array(
+    fc.tuple(fc.constantFrom('traceparent', 'tracestate', 'x'), fc.uint8Array({ maxLength: 80 })),
+    { maxLength: 3 },
+  ),
+});
+
+describe('ResultBytes', () => {
+  it('gives back every result as the UTF-8 bytes of what was added, headers in order', () => {
+    fc.assert(
+      fc.property(fc.array(resultArb, { maxLength: 60 }), (results) => {
+        // Act
+        const bytes = new ResultBytes();
+        for (const r of results) {
+          bytes.add(r.topic, r.key, r.value);
+          for (const [name, value] of r.headers) bytes.header(name, value);
+        }
+
+        // Assess
+        expect(bytes.length).toBe(results.length);
+        results.forEach((r, i) => {
+          const m = bytes.message(i);
+          expect(m.topic).toBe(r.topic);
+          expect(m.key).toEqual(r.key === null ? null : Buffer.from(r.key, 'utf8'));
+          expect(m.value).toEqual(Buffer.from(r.value, 'utf8'));
+          const expected: Record<string, Buffer[]> = {};
+          for (const [name, value] of r.headers) {
+            expected[name] ??= [];
+            expected[name].push(Buffer.from(value));
+          }
+          expect(m.headers).toEqual(expected);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('spans buffers: a result larger than one buffer, and many small ones', () => {
+    // Prepare
+    const big = 'é'.repeat(200_000);
+    const bytes = new ResultBytes();
+
+    // Act
+    for (let i = 0; i < 5_000; i++) bytes.add('t', `k${i}`, `v${i}`);
+    bytes.add('t', null, big);
+    bytes.add('t', 'after', 'last');
+
+    // Assess
+    expect(String(bytes.message(4_999).value)).toBe('v4999');
+    expect(String(bytes.message(5_000).value)).toBe(big);
+    expect(String(bytes.message(5_001).key)).toBe('after');
+    expect(() => bytes.message(5_002)).toThrow(RangeError);
+  });
+
+  it('copies header bytes: changing the source afterwards changes nothing', () => {
+    // Prepare
+    const source = Buffer.from('00-abc');
+    const bytes = new ResultBytes();
+    bytes.add('t', null, '{}');
+
+    // Act
+    bytes.header('traceparent', source);
+    source.fill(0);
+
+    // Assess
+    expect(String(bytes.message(0).headers?.traceparent)).toBe('00-abc');
+  });
+});
+
+/** A DeliveryKafka that keeps what each transaction wrote. */
+const memoryKafka = () => {
+  const written: OutboundMessage[] = [];
+  const kafka: DeliveryKafka = {
+    transactionalProducer: () => ({
+      producer: {
+        usable: true,
+        init: async () => {},
+        write: async (messages) => {
+          written.push(...messages);
+        },
+      },
+      fresh: true,
+    }),
+    committedCheckpoints: async () => new Map(),
+  };
+  return { kafka, written };
+};
+
+describe('processOrders results as bytes', () => {
+  it('are JSON.stringify of the rules’ result, key the order id, trace headers carried', async () => {
+    const now = new Date('2026-11-25T12:00:00.000Z');
+    const config = readPipelineConfig({});
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            i: fc.nat({ max: 1_000_000 }),
+            items: fc.integer({ min: 1, max: 40 }),
+            over: fc.boolean(),
+            traced: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 20 },
+        ),
+        async (specs) => {
+          // Prepare
+          const orders: OrderInput[] = specs.map((s) =>
+            s.over ? overLimitOrderFixture(s.i) : orderFixture(s.i, { items: s.items }),
+          );
+          const event = mskEventFixture(
+            specs.map((s, offset) =>
+              eventRecordFixture({
+                partition: 0,
+                offset,
+                key: orders[offset]!.orderId,
+                value: orders[offset]!,
+                ...(s.traced && { headers: { traceparent: traceparentFixture(s.i) } }),
+              }),
+            ),
+          );
+          const { kafka, written } = memoryKafka();
+          const handler = createProcessOrdersHandler({
+            config,
+            kafka: async () => kafka,
+            now: () => now,
+          });
+
+          // Act
+          await handler(event);
+
+          // Assess
+          const results = written.filter((m) => m.topic === config.topics.processed);
+          expect(results).toHaveLength(orders.length);
+          results.forEach((m, offset) => {
+            const expected = evaluateOrder(parseOrder(JSON.stringify(orders[offset])), {
+              now,
+              source: { topic: 'orders', partition: 0, offset },
+            });
+            expect(Buffer.from(m.value as Buffer).toString('utf8')).toBe(JSON.stringify(expected));
+            expect(String(m.key)).toBe(expected.orderId);
+            expect(m.headers).toEqual(
+              specs[offset]!.traced
+                ? { traceparent: [Buffer.from(traceparentFixture(specs[offset]!.i))] }
+                : {},
+            );
+          });
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
