@@ -13,8 +13,9 @@
  *
  * `--format`: the orders go out in that registry format (Glue framing, schemas from the
  * stack's Glue registry on moto) from a registry-aware producer instead of produceOrders
- * (which emits JSON only), and processOrders sits behind the mapping's schema-registry
- * step (src/local/schemaRegistry/mapping.ts) in the given EventRecordFormat.
+ * (which emits JSON only), and processOrders' local mapping runs with the stack's registry
+ * as its SchemaRegistryConfig (stage parameters `schemaRegistryUri`,
+ * `schemaRegistryEventRecordFormat`), as a deployed mapping would.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, openSync, writeSync } from 'node:fs';
@@ -36,10 +37,10 @@ import {
   type LambdaHandler,
   type LocalMappingHandle,
   readMappings,
+  SCHEMA_REGISTRY_FAILURE_REASONS,
   startLocalMapping,
 } from './esm/index.ts';
-import { ensureOrderRegistry, glueClient, lookUpSchemaVersion } from './schemaRegistry/glue.ts';
-import { withSchemaRegistry } from './schemaRegistry/mapping.ts';
+import { ensureOrderRegistry, glueClient } from './schemaRegistry/glue.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -163,20 +164,16 @@ const main = async () => {
   const republish = (await import('../handlers/republishDlq.ts')).handler;
 
   // 3. their mappings, as serverless.yml deploys them
-  const mappings = readMappings(join(ROOT, 'serverless.yml'), { stage: 'local' });
+  // --format: processOrders' mapping validates against the registry, as deployed with it
+  const params: Record<string, string> = registry
+    ? { schemaRegistryUri: registry.registryArn, schemaRegistryEventRecordFormat: RECORD_FORMAT }
+    : {};
+  const mappings = readMappings(join(ROOT, 'serverless.yml'), { stage: 'local', params });
   const handlers: Record<string, LambdaHandler> = {
-    processOrders: (glue
-      ? withSchemaRegistry(
-          process_ as never,
-          {
-            eventRecordFormat: RECORD_FORMAT,
-            lookUp: (id) => lookUpSchemaVersion(glue, id),
-          },
-          (_, reason) => registryFailures.push(reason),
-        )
-      : process_) as never,
+    processOrders: process_ as never,
     republishDlq: republish as never,
   };
+  const reasons: readonly string[] = SCHEMA_REGISTRY_FAILURE_REASONS;
   const running: LocalMappingHandle[] = [];
   for (const mapping of mappings) {
     const handler = handlers[mapping.functionName];
@@ -187,6 +184,10 @@ const main = async () => {
         handler,
         brokers: stack.KAFKA_BROKERS,
         retryBackoff: { initialMs: 100, maxMs: 2_000 },
+        onEvent: (e) => {
+          if (e.type === 'on-failure' && reasons.includes(e.condition))
+            registryFailures.push(...e.records.map(() => e.condition));
+        },
       }),
     );
     line(
