@@ -148,6 +148,8 @@ const main = async () => {
   const glue = FORMAT ? glueClient(stack.AWS_ENDPOINT_URL, env) : undefined;
   const registry = glue ? await ensureOrderRegistry(glue) : undefined;
   const codecs = FORMAT ? await loadOrderCodecs() : undefined;
+  // processOrders reads each order with its producer's schema version from that registry
+  if (registry) process.env.SCHEMA_REGISTRY_URI = registry.registryArn;
   const registryFailures: string[] = [];
   if (registry)
     line(

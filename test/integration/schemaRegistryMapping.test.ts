@@ -5,12 +5,14 @@ import { DLQ_HEADERS } from '../../src/lib/delivery/deadLetter.ts';
 import { createProcessOrdersHandler } from '../../src/lib/delivery/processOrders.ts';
 import { parseOnFailureEnvelope } from '../../src/lib/events/onFailureEnvelope.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../../src/lib/events/types.ts';
+import { glueSchemaVersionLookUp } from '../../src/lib/formats/glueLookUp.ts';
 import {
   type DataFormat,
   encodeInFormat,
   frameForGlue,
   loadOrderCodecs,
   type OrderCodecs,
+  WriterSchemas,
 } from '../../src/lib/formats/index.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { orderSchema } from '../../src/lib/orders/schema.ts';
@@ -237,3 +239,112 @@ describe.each(['SOURCE', 'JSON'] as const)(
     });
   },
 );
+
+describe("processOrders reads a registry record with its producer's schema (Glue GetSchemaVersion)", () => {
+  /** A newer order schema: one more field first, which the shipped schema lacks. */
+  const orderV2 = async () => {
+    const { ORDER_AVRO_SCHEMA } = await import('../../src/lib/formats/definitions.ts');
+    return {
+      ...ORDER_AVRO_SCHEMA,
+      fields: [{ name: 'channel', type: 'string' }, ...ORDER_AVRO_SCHEMA.fields],
+    };
+  };
+
+  it('an order of a newer Avro schema version through the mapping, an unknown id, a registry down', async () => {
+    // Prepare
+    process.env.AWS_ACCESS_KEY_ID ??= 'test';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+    process.env.AWS_REGION ??= 'us-east-1';
+    const v2 = await orderV2();
+    const v2Id = (
+      await ensureSchema(
+        glue,
+        registry.registryName,
+        'order-v2',
+        'AVRO',
+        JSON.stringify(v2),
+        'NONE',
+      )
+    ).schemaVersionId;
+    const config = isolatedPipelineConfig('srm-writer');
+    const client = newClient();
+    // partitions 8 and 9 for the direct invocations below
+    await createPipelineTopics(client, config, { orders: 10 });
+    const [fromYml] = readMappings(new URL('../../serverless.yml', import.meta.url).pathname, {
+      stage: 'local',
+      params: { schemaRegistryUri: registry.registryArn },
+    }).filter((m) => m.functionName === 'processOrders');
+    const mapping = {
+      ...fromYml!,
+      topic: config.topics.orders,
+      consumerGroupId: uniqueName('srm-writer'),
+      onFailureDestination: config.topics.dlq,
+    };
+    const written = codecs.avro.compile(v2).toBuffer({ channel: 'web', ...order(8) });
+    await client.writeIdempotent([
+      {
+        topic: config.topics.orders,
+        partition: 0,
+        key: 'v2',
+        value: frameForGlue('AVRO', written, v2Id),
+      },
+    ]);
+    const lookUp = glueSchemaVersionLookUp({ AWS_ENDPOINT_URL: awsEndpoint() });
+    const processOrders = createProcessOrdersHandler({
+      config,
+      kafka: async () => newClient(),
+      writerSchemas: new WriterSchemas(lookUp),
+    });
+    // events as the mapping hands them over, on partitions of their own (own checkpoints)
+    const event = (schemaId: string, partition: number): KafkaEvent => ({
+      eventSource: 'aws:kafka',
+      eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/x-1',
+      bootstrapServers: kafkaBrokers(),
+      records: {
+        [`${config.topics.orders}-${partition}`]: [
+          {
+            topic: config.topics.orders,
+            partition,
+            offset: 0,
+            timestamp: Date.now(),
+            timestampType: 'CREATE_TIME',
+            key: Buffer.from('direct').toString('base64'),
+            value: written.toString('base64'),
+            headers: [],
+            valueSchemaMetadata: { dataFormat: 'AVRO', schemaId },
+          },
+        ],
+      },
+    });
+
+    // Act: through the local mapping (SOURCE form), then two direct invocations
+    const handle = await startLocalMapping({
+      mapping,
+      handler: (e: KafkaEvent) => processOrders(e),
+      brokers: kafkaBrokers(),
+    });
+    running.push(handle);
+    await handle.idle({ timeoutMs: 30_000 });
+    const unknown = await processOrders(event(randomUUID(), 9));
+    const down = await createProcessOrdersHandler({
+      config,
+      kafka: async () => newClient(),
+      writerSchemas: new WriterSchemas(
+        glueSchemaVersionLookUp({ AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }),
+      ),
+    })(event(v2Id, 8), { getRemainingTimeInMillis: () => 10_000 });
+
+    // Assess (kcat, read_committed)
+    const processed = await kcatRead(config.topics.processed);
+    expect(processed.map((r) => JSON.parse(r.value!).orderId)).toEqual([order(8).orderId]);
+    expect(unknown.batchItemFailures).toEqual([]);
+    const dlq = await kcatRead(config.topics.dlq);
+    expect(dlq.map((r) => [r.key, r.header[DLQ_HEADERS.errorCode]])).toEqual([
+      ['direct', 'SCHEMA_NOT_FOUND'],
+    ]);
+    // an unreachable registry stops the partition at the record: retried, never dead-lettered
+    expect(down.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: `${config.topics.orders}-8`, offset: 0 } },
+    ]);
+  });
+});

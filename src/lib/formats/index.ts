@@ -27,3 +27,8 @@ export {
   frameForGlue,
   unframeGlue,
 } from './encode.ts';
+export {
+  type SchemaVersionLookUp,
+  type WriterDecoder,
+  WriterSchemas,
+} from './writerSchemas.ts';
