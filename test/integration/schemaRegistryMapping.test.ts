@@ -14,6 +14,7 @@ import {
   type OrderCodecs,
   WriterSchemas,
 } from '../../src/lib/formats/index.ts';
+import { createProduceOrdersHandler } from '../../src/lib/intake/produceOrders.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { orderSchema } from '../../src/lib/orders/schema.ts';
 import {
@@ -346,5 +347,64 @@ describe("processOrders reads a registry record with its producer's schema (Glue
     expect(down.batchItemFailures).toEqual([
       { itemIdentifier: { partition: `${config.topics.orders}-8`, offset: 0 } },
     ]);
+  });
+});
+
+describe('produceOrders in a registry format (ORDER_FORMAT), end to end', () => {
+  it('Protobuf orders from produceOrders go through the mapping and processOrders in JSON form', async () => {
+    // Prepare
+    const config = isolatedPipelineConfig('srm-produce');
+    const client = newClient();
+    await createPipelineTopics(client, config, { orders: 1 });
+    const produceOrders = createProduceOrdersHandler({
+      config,
+      kafka: async () => newClient(),
+      orderFormat: {
+        format: 'PROTOBUF',
+        schemaVersionId: registry.versions.order.PROTOBUF.schemaVersionId,
+      },
+    });
+    const [fromYml] = readMappings(new URL('../../serverless.yml', import.meta.url).pathname, {
+      stage: 'local',
+      params: { schemaRegistryUri: registry.registryArn, schemaRegistryEventRecordFormat: 'JSON' },
+    }).filter((m) => m.functionName === 'processOrders');
+    const mapping = {
+      ...fromYml!,
+      topic: config.topics.orders,
+      consumerGroupId: uniqueName('srm-produce'),
+      onFailureDestination: config.topics.dlq,
+    };
+    const processOrders = createProcessOrdersHandler({ config, kafka: async () => newClient() });
+    const delivered: KafkaEventRecord[] = [];
+
+    // Act
+    const sent = await produceOrders({
+      idempotencyKey: uniqueName('k'),
+      orders: [orderFixture(20), orderFixture(21)],
+    });
+    const handle = await startLocalMapping({
+      mapping,
+      handler: (event: KafkaEvent) => {
+        delivered.push(...Object.values(event.records).flat());
+        return processOrders(event);
+      },
+      brokers: kafkaBrokers(),
+    });
+    running.push(handle);
+    await handle.idle({ timeoutMs: 30_000 });
+
+    // Assess: kcat sees the orders (read_committed) and their results
+    const ids = [orderFixture(20).orderId, orderFixture(21).orderId];
+    expect(sent.orders.map((o) => o.orderId)).toEqual(ids);
+    expect((await kcatRead(config.topics.orders)).map((r) => r.key)).toEqual(ids);
+    expect(delivered.map((r) => r.valueSchemaMetadata)).toEqual(
+      ids.map(() => ({
+        dataFormat: 'PROTOBUF',
+        schemaId: registry.versions.order.PROTOBUF.schemaVersionId,
+      })),
+    );
+    const results = await kcatRead(config.topics.processed);
+    expect(results.map((r) => JSON.parse(r.value!).orderId).sort()).toEqual(ids);
+    expect(await kcatRead(config.topics.dlq)).toEqual([]);
   });
 });

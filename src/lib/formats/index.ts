@@ -27,6 +27,7 @@ export {
   frameForGlue,
   unframeGlue,
 } from './encode.ts';
+export { type OrderFormat, orderValue, readOrderFormat } from './orderFormat.ts';
 export {
   type SchemaVersionLookUp,
   type WriterDecoder,
