@@ -13,15 +13,26 @@ import {
   createProcessOrdersHandler,
   type OrderOutcomeDetail,
 } from '../lib/delivery/processOrders.ts';
+import { glueSchemaVersionLookUp, readsWriterSchemas } from '../lib/formats/glueLookUp.ts';
+import { WriterSchemas } from '../lib/formats/index.ts';
 import { readResultFormats } from '../lib/formats/resultFormat.ts';
 
 // results of Avro / Protobuf / JSON Schema orders in that format, when configured
 const resultFormats = readResultFormats(process.env);
+// registry records read with their producer's schema, with a Glue registry
+const writerSchemas = readsWriterSchemas(process.env)
+  ? new WriterSchemas(glueSchemaVersionLookUp())
+  : undefined;
 
 export const handler = deliveryLambda<OrderOutcomeDetail>({
   functionName: 'processOrders',
   destinations: (topics) => [topics.processed, topics.dlq],
-  create: (deps) => createProcessOrdersHandler({ ...deps, resultFormats }),
+  create: (deps) =>
+    createProcessOrdersHandler({
+      ...deps,
+      resultFormats,
+      ...(writerSchemas ? { writerSchemas } : {}),
+    }),
   reportOutcome: (outcome, { metrics, logOutcome }) => {
     metrics.recordOutcome(outcome);
     // committed results only: `ok` is reported after its transaction

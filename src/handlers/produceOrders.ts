@@ -9,6 +9,7 @@
  * at init and is awaited by the first invocation (no top-level `await`).
  */
 import { readPipelineConfig } from '../lib/config.ts';
+import { readOrderFormat } from '../lib/formats/index.ts';
 import { readIdempotencySettings } from '../lib/intake/idempotency.ts';
 import { createProduceOrdersHandler } from '../lib/intake/produceOrders.ts';
 import { produceOutcomeReporter } from '../lib/intake/produceOutcome.ts';
@@ -19,6 +20,8 @@ const FUNCTION_NAME = 'produceOrders';
 const config = readPipelineConfig();
 const kafka = kafkaFromEnvironment();
 const idempotency = readIdempotencySettings();
+// orders in a registry format (Avro, Protobuf, JSON Schema), Glue-framed, when configured
+const orderFormat = readOrderFormat(process.env);
 
 export const handler = closeAfterEachInvocationWhenLocal(
   instrumentHandler(
@@ -28,6 +31,7 @@ export const handler = closeAfterEachInvocationWhenLocal(
         kafka,
         idempotency,
         tracing,
+        ...(orderFormat ? { orderFormat } : {}),
         onOutcome: produceOutcomeReporter(logger, metrics),
       }),
     process.env,

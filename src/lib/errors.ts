@@ -27,6 +27,8 @@ export const ERROR_TABLE = {
   UNDECODABLE_DEAD_LETTER: 'poison',
   // a registry-format value (Avro, Protobuf) that does not decode, or an unknown dataFormat
   UNDECODABLE_VALUE: 'poison',
+  // a registry record whose schema version the registry does not have (AWS's mapping reason)
+  SCHEMA_NOT_FOUND: 'poison',
   // the event-source mapping gave up on a record (its on-failure destination)
   RETRIES_EXHAUSTED: 'final',
   BROKER_UNAVAILABLE: 'retriable',

@@ -11,10 +11,10 @@
  *   npm run demo -- [--orders 3000] [--batch 100] [--poison 30] [--timeout 300]
  *                   [--format avro|protobuf|json [--record-format SOURCE|JSON]]
  *
- * `--format`: the orders go out in that registry format (Glue framing, schemas from the
- * stack's Glue registry on moto) from a registry-aware producer instead of produceOrders
- * (which emits JSON only), and processOrders sits behind the mapping's schema-registry
- * step (src/local/schemaRegistry/mapping.ts) in the given EventRecordFormat.
+ * `--format`: produceOrders writes the orders in that registry format (`ORDER_FORMAT`, Glue
+ * framing, schemas from the stack's Glue registry on moto), and processOrders' local mapping
+ * runs with the stack's registry as its SchemaRegistryConfig (stage parameters
+ * `schemaRegistryUri`, `schemaRegistryEventRecordFormat`), as a deployed mapping would.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, openSync, writeSync } from 'node:fs';
@@ -23,23 +23,16 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { clientsFor, ensureIdempotencyTable } from '../../scripts/aws-bootstrap.ts';
 import { stackPaths, up } from '../../scripts/stack.ts';
-import {
-  type DataFormat,
-  type EventRecordFormat,
-  encodeInFormat,
-  frameForGlue,
-  loadOrderCodecs,
-} from '../lib/formats/index.ts';
+import { type DataFormat, type EventRecordFormat, unframeGlue } from '../lib/formats/index.ts';
 import { KafkaClient } from '../lib/kafka/index.ts';
-import { orderSchema } from '../lib/orders/index.ts';
 import {
   type LambdaHandler,
   type LocalMappingHandle,
   readMappings,
+  SCHEMA_REGISTRY_FAILURE_REASONS,
   startLocalMapping,
 } from './esm/index.ts';
-import { ensureOrderRegistry, glueClient, lookUpSchemaVersion } from './schemaRegistry/glue.ts';
-import { withSchemaRegistry } from './schemaRegistry/mapping.ts';
+import { ensureOrderRegistry, glueClient } from './schemaRegistry/glue.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -111,6 +104,8 @@ interface Tally {
   republished: number;
   parked: Map<string, string>;
   parkedRecords: number;
+  /** Orders on `orders` in Glue's framing (--format). */
+  framed: number;
 }
 
 const main = async () => {
@@ -146,7 +141,13 @@ const main = async () => {
   // --format: the order schemas in the stack's Glue registry, and the format libraries
   const glue = FORMAT ? glueClient(stack.AWS_ENDPOINT_URL, env) : undefined;
   const registry = glue ? await ensureOrderRegistry(glue) : undefined;
-  const codecs = FORMAT ? await loadOrderCodecs() : undefined;
+  if (registry && FORMAT) {
+    // produceOrders writes the orders in that format, Glue-framed with the order schema's
+    // version; processOrders reads each with its producer's schema version from the registry
+    process.env.ORDER_FORMAT = FORMAT;
+    process.env.ORDER_SCHEMA_VERSION_ID = registry.versions.order[FORMAT].schemaVersionId;
+    process.env.SCHEMA_REGISTRY_URI = registry.registryArn;
+  }
   const registryFailures: string[] = [];
   if (registry)
     line(
@@ -163,20 +164,16 @@ const main = async () => {
   const republish = (await import('../handlers/republishDlq.ts')).handler;
 
   // 3. their mappings, as serverless.yml deploys them
-  const mappings = readMappings(join(ROOT, 'serverless.yml'), { stage: 'local' });
+  // --format: processOrders' mapping validates against the registry, as deployed with it
+  const params: Record<string, string> = registry
+    ? { schemaRegistryUri: registry.registryArn, schemaRegistryEventRecordFormat: RECORD_FORMAT }
+    : {};
+  const mappings = readMappings(join(ROOT, 'serverless.yml'), { stage: 'local', params });
   const handlers: Record<string, LambdaHandler> = {
-    processOrders: (glue
-      ? withSchemaRegistry(
-          process_ as never,
-          {
-            eventRecordFormat: RECORD_FORMAT,
-            lookUp: (id) => lookUpSchemaVersion(glue, id),
-          },
-          (_, reason) => registryFailures.push(reason),
-        )
-      : process_) as never,
+    processOrders: process_ as never,
     republishDlq: republish as never,
   };
+  const reasons: readonly string[] = SCHEMA_REGISTRY_FAILURE_REASONS;
   const running: LocalMappingHandle[] = [];
   for (const mapping of mappings) {
     const handler = handlers[mapping.functionName];
@@ -187,6 +184,10 @@ const main = async () => {
         handler,
         brokers: stack.KAFKA_BROKERS,
         retryBackoff: { initialMs: 100, maxMs: 2_000 },
+        onEvent: (e) => {
+          if (e.type === 'on-failure' && reasons.includes(e.condition))
+            registryFailures.push(...e.records.map(() => e.condition));
+        },
       }),
     );
     line(
@@ -203,6 +204,7 @@ const main = async () => {
     republished: 0,
     parked: new Map(),
     parkedRecords: 0,
+    framed: 0,
   };
   const client = new KafkaClient({ clientId: 'demo', brokers: stack.KAFKA_BROKERS.split(',') });
   const reader = client.raw.consumer({ groupId: `demo-reader-${run}`, readUncommitted: false });
@@ -239,6 +241,8 @@ const main = async () => {
         tally.parked.set(key!, header(message.headers, 'x-dlq-error-code') ?? '?');
       } else if (topic === topics.orders && attempts !== undefined) {
         tally.republished++;
+      } else if (topic === topics.orders && message.value && unframeGlue(message.value)) {
+        tally.framed++;
       }
     },
   });
@@ -285,32 +289,10 @@ const main = async () => {
   };
 
   const produceStart = Date.now();
-  // --format: a producer with a registry serialiser, one transaction per request
-  const registryProducer = FORMAT
-    ? client.transactionalProducer(`demo-${run}-registry-producer`).producer
-    : undefined;
   for (let first = 0, request = 0; first < ORDERS; first += BATCH, request++) {
     const orders = Array.from({ length: Math.min(BATCH, ORDERS - first) }, (_, k) =>
       order(first + k),
     );
-    if (registryProducer && registry && codecs && FORMAT) {
-      const now = Date.now();
-      for (const o of orders) sentAt.set(o.orderId, now);
-      const versionId = registry.versions.order[FORMAT].schemaVersionId;
-      await registryProducer.write(
-        orders.map((o) => ({
-          topic: topics.orders,
-          key: o.orderId,
-          value: frameForGlue(
-            FORMAT,
-            encodeInFormat(FORMAT, 'order', orderSchema.parse(o), codecs),
-            versionId,
-          ),
-        })),
-      );
-      emitted += orders.length;
-      continue;
-    }
     if (request % INVALID_EVERY === INVALID_EVERY - 1) {
       // a client bug: one order with a float price makes the whole request invalid
       const bad = { ...orders[0]!, items: [{ sku: 'SKU-X', quantity: 1, unitPrice: 12.5 }] };
@@ -400,7 +382,7 @@ const main = async () => {
   );
   if (FORMAT)
     line(
-      `│ registry step            ${FORMAT} in ${RECORD_FORMAT} form; failures ${registryFailures.length}${registryFailures.length > 0 ? ` (${[...new Set(registryFailures)].join(', ')})` : ''}`,
+      `│ registry step            ${FORMAT} in ${RECORD_FORMAT} form; failures ${registryFailures.length}${registryFailures.length > 0 ? ` (${[...new Set(registryFailures)].join(', ')})` : ''}; orders Glue-framed by produceOrders ${tally.framed}`,
     );
   line(`│ duplicates               ${duplicates}`);
   line(`│ lost                     ${lost}`);

@@ -1,6 +1,7 @@
 /**
- * `npm run demo -- --format avro|protobuf`: orders in a registry format, through the
- * mapping's schema-registry step (Glue on moto) and processOrders, balance as JSON does.
+ * `npm run demo -- --format avro|protobuf`: orders in a registry format written by
+ * produceOrders, through the mapping's schema-registry step (Glue on moto) and
+ * processOrders, balance as JSON does.
  */
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -53,6 +54,8 @@ describe('npm run demo -- --format', () => {
       expect(summary).toContain(
         `registry step            ${format.toUpperCase()} in ${form} form; failures 0`,
       );
+      // produceOrders wrote every order in the format (ORDER_FORMAT), Glue-framed
+      expect(summary).toContain(`orders Glue-framed by produceOrders ${ORDERS}`);
       expect(summary).toMatch(new RegExp(`results processed +${ORDERS} `));
       expect(summary).toContain('BALANCED');
     },

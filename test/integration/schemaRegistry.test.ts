@@ -20,17 +20,17 @@ import { KafkaClient } from '../../src/lib/kafka/client.ts';
 import { partitionBounds, readRanges } from '../../src/lib/kafka/reader.ts';
 import { orderSchema } from '../../src/lib/orders/schema.ts';
 import {
+  applySchemaRegistry,
+  type BrokerRecord,
+  type SchemaRegistryFailureReason,
+} from '../../src/local/esm/schemaRegistry.ts';
+import {
   ensureOrderRegistry,
   ensureSchema,
   glueClient,
   lookUpSchemaVersion,
   type OrderRegistry,
 } from '../../src/local/schemaRegistry/glue.ts';
-import {
-  applySchemaRegistry,
-  type BrokerRecord,
-  type SchemaRegistryFailureReason,
-} from '../../src/local/schemaRegistry/mapping.ts';
 import { orderFixture } from '../support/fixtures.ts';
 import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
 import { kcatRead } from '../support/kcat.ts';

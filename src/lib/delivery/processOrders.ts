@@ -7,6 +7,7 @@ import {
   eventHoldsSchemaRecords,
   loadOrderCodecs,
   parseOrderRecordValue,
+  type WriterSchemas,
 } from '../formats/index.ts';
 import { type ResultFormats, resultValue } from '../formats/resultFormat.ts';
 import type { OutboundMessage } from '../kafka/index.ts';
@@ -53,11 +54,18 @@ export const orderResultFor = (
 /** {@link orderResultFor}, with the result it wrote (status, reason). */
 export const evaluateOrderRecord = (
   record: DecodedRecord,
-  options: { processedTopic: string; now: Date; resultFormats?: ResultFormats },
+  options: {
+    processedTopic: string;
+    now: Date;
+    resultFormats?: ResultFormats;
+    writerSchemas?: WriterSchemas | undefined;
+  },
 ): { message: OutboundMessage; result: OrderResult } => {
   if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
   // plain UTF-8 JSON unless the record's valueSchemaMetadata names a registry format
-  const order = parseOrderRecordValue(record.value, record.valueSchemaMetadata);
+  const metadata = record.valueSchemaMetadata;
+  const writer = options.writerSchemas?.decoderFor(metadata, record.value);
+  const order = parseOrderRecordValue(record.value, metadata, undefined, writer);
   // evaluateOrder copies topic, partition and offset from the record: no object in between.
   const result = evaluateOrder(order, { now: options.now, source: record });
   const headers: Record<string, Buffer[]> = {};
@@ -80,16 +88,27 @@ export const evaluateOrderRecord = (
 /** A record's result written as bytes: key, JSON value and carried headers into `results`. */
 const writeOrderResult = (
   record: DecodedRecord,
-  options: { processedTopic: string; now: Date; resultFormats?: ResultFormats },
+  options: {
+    processedTopic: string;
+    now: Date;
+    resultFormats?: ResultFormats;
+    writerSchemas?: WriterSchemas | undefined;
+  },
   results: ResultBytes,
 ): OrderResult => {
   if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
   const metadata = record.valueSchemaMetadata;
-  // plain UTF-8 JSON unless the record's valueSchemaMetadata names a registry format
+  // plain UTF-8 JSON unless the record's valueSchemaMetadata names a registry format,
+  // read with the producer's schema version when the registry has it
   const order =
     metadata === undefined
       ? parseOrder(record.value)
-      : parseOrderRecordValue(record.value, metadata);
+      : parseOrderRecordValue(
+          record.value,
+          metadata,
+          undefined,
+          options.writerSchemas?.decoderFor(metadata, record.value),
+        );
   const result = evaluateOrder(order, { now: options.now, source: record });
   // the JSON string dies here: only its bytes live until the commit; a registry order's
   // result is in its format when a result schema version is configured
@@ -119,6 +138,8 @@ export interface ProcessOrdersDeps {
   now?: () => Date;
   /** Result schema versions per registry format (`RESULT_SCHEMA_VERSIONS`); none: JSON results. */
   resultFormats?: ResultFormats;
+  /** The producers' schemas from the registry (a Glue registry only); none: the shipped schemas. */
+  writerSchemas?: WriterSchemas;
   telemetry?: DeliveryTelemetry;
   /**
    * Every record's outcome; `ok` and `poison` only once committed. An `ok` outcome's
@@ -149,7 +170,12 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
     // records are decoded as the partition loop reaches them, not all up front
     const partitions = readKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
     // Avro / Protobuf libraries load only for a batch that holds a registry record
-    if (eventHoldsSchemaRecords(event)) await loadOrderCodecs();
+    if (eventHoldsSchemaRecords(event)) {
+      const codecs = await loadOrderCodecs();
+      // the writers' schemas of this batch's records, fetched once per container
+      const records = partitions.flatMap((p) => p.records);
+      await deps.writerSchemas?.prepare(records, deadline, codecs);
+    }
     const kafka = await deps.kafka();
     // One clock reading per invocation: every result of the batch has this processedAt.
     const invokedAt = now();
@@ -157,6 +183,7 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       processedTopic: topics.processed,
       now: invokedAt,
       resultFormats: deps.resultFormats,
+      writerSchemas: deps.writerSchemas,
     };
     const processRecord = (record: DecodedRecord, results: ResultBytes) => {
       const result = writeOrderResult(record, resultOptions, results);

@@ -11,12 +11,19 @@ import {
 
 /** The compiled order and result types of both binary formats. */
 export interface OrderCodecs {
-  avro: { order: Avro.Type; result: Avro.Type };
+  avro: {
+    order: Avro.Type;
+    result: Avro.Type;
+    /** Compiles another Avro schema (a writer's) with the same 64-bit long. */
+    compile: (schema: unknown) => Avro.Type;
+  };
   protobuf: {
     order: Protobuf.Type;
     result: Protobuf.Type;
     /** protobufjs's reader, for the registry framing (message indexes are varints). */
     Reader: typeof Protobuf.Reader;
+    /** protobufjs's parser, for another definition (a writer's). */
+    parse: typeof Protobuf.parse;
   };
 }
 
@@ -64,15 +71,17 @@ export const loadOrderCodecs = (): Promise<OrderCodecs> => {
     ]);
     const order = protobuf.parse(ORDER_PROTO).root.lookupType(ORDER_PROTO_TYPE);
     const result = protobuf.parse(ORDER_RESULT_PROTO).root.lookupType(ORDER_RESULT_PROTO_TYPE);
-    const registry = { long: safeIntegerLong(avsc) };
+    const long = safeIntegerLong(avsc);
+    // a fresh registry per schema: named types of one schema must not clash with another's
+    const compile = (schema: unknown) =>
+      avsc.Type.forSchema(schema as Avro.Schema, { registry: { long } });
     loaded = {
       avro: {
-        order: avsc.Type.forSchema(ORDER_AVRO_SCHEMA as unknown as Avro.Schema, { registry }),
-        result: avsc.Type.forSchema(ORDER_RESULT_AVRO_SCHEMA as unknown as Avro.Schema, {
-          registry,
-        }),
+        order: compile(ORDER_AVRO_SCHEMA),
+        result: compile(ORDER_RESULT_AVRO_SCHEMA),
+        compile,
       },
-      protobuf: { order, result, Reader: protobuf.Reader },
+      protobuf: { order, result, Reader: protobuf.Reader, parse: protobuf.parse },
     };
     return loaded;
   })();

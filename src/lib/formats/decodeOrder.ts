@@ -3,6 +3,7 @@ import type { SchemaMetadata } from '../events/types.ts';
 import type { Order } from '../orders/index.ts';
 import { parseOrder, safeParseOrder } from '../orders/index.ts';
 import { loadedOrderCodecs, type OrderCodecs } from './codecs.ts';
+import type { WriterDecoder } from './writerSchemas.ts';
 
 /** `dataFormat` values of `valueSchemaMetadata` (AVRO, PROTOBUF, JSON Schema). */
 export const DATA_FORMATS = ['AVRO', 'PROTOBUF', 'JSON'] as const;
@@ -101,11 +102,13 @@ const requireCodecs = (codecs: OrderCodecs | undefined): OrderCodecs => {
  *
  * @example
  * const input = decodeSchemaValue(record.value, { dataFormat: 'AVRO', schemaId: '…' }, codecs);
+ * // `writer`: the producer's schema version (writerSchemas.ts); without it, the shipped schema
  */
 export const decodeSchemaValue = (
   value: Buffer,
   metadata: SchemaMetadata,
   codecs?: OrderCodecs,
+  writer?: WriterDecoder,
 ): unknown => {
   const { dataFormat } = metadata;
   const form = eventRecordFormatOf(value);
@@ -117,7 +120,8 @@ export const decodeSchemaValue = (
       if (form === 'JSON') return parseJsonText(value, 'Avro');
       const { avro } = requireCodecs(codecs);
       try {
-        return avro.order.fromBuffer(value);
+        // with the producer's schema resolved against ours when it is known (writerSchemas.ts)
+        return writer ? writer(value) : avro.order.fromBuffer(value);
       } catch {
         // avsc's messages can quote the value: not kept
         throw undecodable('order value is not Avro of the order schema');
@@ -134,7 +138,9 @@ export const decodeSchemaValue = (
         }
       }
       try {
-        return protobufSource(value, String(metadata.schemaId ?? ''), ready);
+        return writer
+          ? writer(value)
+          : protobufSource(value, String(metadata.schemaId ?? ''), ready);
       } catch {
         throw undecodable('order value is not Protobuf of the order schema');
       }
@@ -160,9 +166,10 @@ export const parseOrderRecordValue = (
   value: Buffer,
   metadata: SchemaMetadata | undefined,
   codecs?: OrderCodecs,
+  writer?: WriterDecoder,
 ): Order => {
   if (metadata === undefined) return parseOrder(value);
-  const result = safeParseOrder(decodeSchemaValue(value, metadata, codecs));
+  const result = safeParseOrder(decodeSchemaValue(value, metadata, codecs, writer));
   if (!result.success) throw result.error;
   return result.order;
 };

@@ -27,3 +27,9 @@ export {
   frameForGlue,
   unframeGlue,
 } from './encode.ts';
+export { type OrderFormat, orderValue, readOrderFormat } from './orderFormat.ts';
+export {
+  type SchemaVersionLookUp,
+  type WriterDecoder,
+  WriterSchemas,
+} from './writerSchemas.ts';

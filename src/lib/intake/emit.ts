@@ -3,6 +3,7 @@
  * transaction (all or none), each with a `traceparent`, one transaction at a time.
  */
 import { randomBytes } from 'node:crypto';
+import { loadOrderCodecs, type OrderFormat, orderValue } from '../formats/index.ts';
 import type {
   OutboundMessage,
   PlacedMessage,
@@ -52,6 +53,8 @@ export interface OrderEmitterOptions {
   /** See `ProduceOrdersDeps.tracing`. */
   tracing?: Tracing;
   now: () => Date;
+  /** A registry format to write orders in (`ORDER_FORMAT`); none: plain JSON. */
+  format?: OrderFormat | undefined;
 }
 
 /**
@@ -74,7 +77,10 @@ export const orderEmitter = (
     return run;
   };
 
+  const { format } = options;
   return async (orders) => {
+    // the format libraries load on the first emit, and only with a format configured
+    const codecs = format ? await loadOrderCodecs() : undefined;
     const timestamp = String(options.now().getTime());
     const span = options.tracing
       ? producerSpan(options.tracing, { topic, messageCount: orders.length })
@@ -82,7 +88,7 @@ export const orderEmitter = (
     const messages: OutboundMessage[] = orders.map((order) => ({
       topic,
       key: order.orderId,
-      value: JSON.stringify(order),
+      value: format && codecs ? orderValue(order, format, codecs) : JSON.stringify(order),
       headers: span ? span.headers() : { traceparent: newTraceparent() },
       timestamp,
     }));

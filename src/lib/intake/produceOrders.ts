@@ -21,6 +21,7 @@ import {
   RequestInProgressError,
   toPipelineError,
 } from '../errors.ts';
+import type { OrderFormat } from '../formats/index.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
 import { orderEmitter, type ProduceOrdersKafka, randomHex } from './emit.ts';
 import { httpResponseForError, isHttpApiEvent, json, requestFromHttpEvent } from './httpApi.ts';
@@ -69,6 +70,8 @@ export interface ProduceOrdersDeps {
    * order). Without it, every order gets a fresh random `traceparent`.
    */
   tracing?: Tracing;
+  /** Orders in a registry format, Glue-framed (`ORDER_FORMAT`); none: plain JSON. */
+  orderFormat?: OrderFormat;
   onOutcome?: (outcome: ProduceOutcome) => void;
 }
 
@@ -116,6 +119,7 @@ export const createProduceOrdersHandler = (deps: ProduceOrdersDeps) => {
     producerOptions,
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
     now,
+    format: deps.orderFormat,
   });
   const emit = async (
     request: ValidProduceRequest,

@@ -6,6 +6,7 @@
 import { toEventRecord } from '../../lib/events/decode.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../../lib/events/types.ts';
 import type { ConsumedMessage } from '../../lib/kafka/index.ts';
+import type { SchemaRegistryFailureReason } from './schemaRegistry.ts';
 
 /** Lambda's synchronous invocation payload limit: 6 MB (6 × 1024 × 1024 bytes). */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -24,6 +25,10 @@ export interface EventRecordEntry {
   bytes: number;
   /** When the mapping received it (epoch ms): the batching window counts from here. */
   receivedAt: number;
+  /** Why the schema-registry step failed it (schemaRegistry.ts): never delivered. */
+  registryFailure?: SchemaRegistryFailureReason;
+  /** It failed the registry step and is in the on-failure destination: handled. */
+  registrySent?: boolean;
 }
 
 /**

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { safeMessage } from '../../lib/errors.ts';
 import type { FetchedBatch, TopicConsumer } from '../../lib/kafka/index.ts';
 import type { PartitionState } from './batches.ts';
-import { toEventRecordEntry } from './eventPayload.ts';
+import { type EventRecordEntry, toEventRecordEntry } from './eventPayload.ts';
 
 const errorText = (error: unknown) => safeMessage(error, 300);
 
@@ -24,6 +24,8 @@ export interface PartitionHooks {
   /** The wait before try `attempt + 1` of a failed read or commit. */
   delay(attempt: number): number;
   stopping(): boolean;
+  /** Runs on fetched entries before they are buffered (the schema-registry step); `false`: drop them, they are fetched again. */
+  prepare?(entries: EventRecordEntry[]): Promise<boolean>;
 }
 
 /** Where fetching starts. */
@@ -195,20 +197,29 @@ export class TopicPartitions {
     const state = this.#states.get(batch.partition);
     if (!state?.assigned || this.#hooks.stopping()) return; // left unresolved: fetched again
     const now = Date.now();
+    const entries: EventRecordEntry[] = [];
     for (const message of batch.messages) {
-      const offset = Number(message.offset);
       // After a rebalance the consumer fetches again from the commit: skip what is held.
-      if (offset < state.fetchNext) continue;
-      const entry = toEventRecordEntry(
-        this.#consumer.topic,
-        batch.partition,
-        message,
-        this.#start.timestampType,
-        now,
+      if (Number(message.offset) < state.fetchNext) continue;
+      entries.push(
+        toEventRecordEntry(
+          this.#consumer.topic,
+          batch.partition,
+          message,
+          this.#start.timestampType,
+          now,
+        ),
       );
+    }
+    if (this.#hooks.prepare && entries.length > 0) {
+      // left unresolved when dropped: fetched again
+      if (!(await this.#hooks.prepare(entries)) || !state.assigned) return;
+    }
+    for (const entry of entries) {
+      if (entry.record.offset < state.fetchNext) continue; // fetched twice while preparing
       state.buffer.push(entry);
       state.bufferBytes += entry.bytes;
-      state.fetchNext = offset + 1;
+      state.fetchNext = entry.record.offset + 1;
     }
     const last = batch.messages.at(-1);
     // Resolving the last message also moves past trailing transaction markers.
@@ -225,16 +236,21 @@ export class TopicPartitions {
     this.#hooks.changed();
   }
 
-  /** Handled everything below `next`: drop it from the buffer, commit up to it. */
+  /**
+   * Handled everything below `next`: drop it from the buffer, commit up to it. Records
+   * the registry step already sent on that follow are handled too.
+   */
   advance(state: PartitionState, next: number): void {
     if (!state.assigned) return;
     let drop = 0;
-    while (drop < state.buffer.length && state.buffer[drop]!.record.offset < next) {
-      state.bufferBytes -= state.buffer[drop]!.bytes;
+    let through = next;
+    for (const { record, registrySent } of state.buffer) {
+      if (record.offset >= next && !registrySent) break;
+      through = Math.max(through, record.offset + 1);
       drop++;
     }
-    state.buffer.splice(0, drop);
-    state.commitTarget = Math.max(state.commitTarget, next);
+    for (const entry of state.buffer.splice(0, drop)) state.bufferBytes -= entry.bytes;
+    state.commitTarget = Math.max(state.commitTarget, through);
     const highWater = this.#highWater;
     if (
       state.paused &&

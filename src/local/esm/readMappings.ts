@@ -9,6 +9,7 @@
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventsourcemapping.html
  */
 import { ConfigurationError } from '../../lib/errors.ts';
+import { schemaRegistrySetting } from './schemaRegistrySetting.ts';
 import { loadServerlessConfig } from './serverlessConfig.ts';
 import type { LocalMapping, ReadMappingsOptions, StartingPosition } from './types.ts';
 
@@ -104,7 +105,7 @@ const toLocalMapping = (
   logicalId: string,
   eventSource: LocalMapping['eventSource'],
   props: Props,
-  context: { service: string; stage: string; region: string },
+  context: { service: string; stage: string; region: string; template: Props },
 ): LocalMapping => {
   const where = `${fn.key} (${logicalId})`;
   const warnings = [...fn.warnings];
@@ -246,6 +247,7 @@ const toLocalMapping = (
   if (startingPositionTimestamp !== undefined)
     mapping.startingPositionTimestamp = startingPositionTimestamp;
   if (onFailureDestination !== undefined) mapping.onFailureDestination = onFailureDestination;
+  Object.assign(mapping, schemaRegistrySetting(sourceConfig, context.template, where, warnings));
   return mapping;
 };
 
@@ -311,7 +313,7 @@ export const readMappings = (
   const resourcesSection = isObject(document.resources) ? document.resources : {};
   const resources = isObject(resourcesSection.Resources) ? resourcesSection.Resources : {};
   const extensions = isObject(resourcesSection.extensions) ? resourcesSection.extensions : {};
-  const context = { service, stage, region };
+  const context = { service, stage, region, template: resourcesSection };
 
   const functions: FunctionInfo[] = [];
   const eventsOf = new Map<string, unknown[]>();

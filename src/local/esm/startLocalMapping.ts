@@ -21,7 +21,8 @@ import { afterResponse, ignoresFailures, retryDelay } from './afterResponse.ts';
 import { type Batch, bisect, countOf, eventOf, nextBatch, type PartitionState } from './batches.ts';
 import { Containers } from './containers.ts';
 import { type DeadLetter, deadLettersOf, writeOnFailure } from './onFailure.ts';
-import { TopicPartitions } from './partitions.ts';
+import { type PartitionHooks, TopicPartitions } from './partitions.ts';
+import { prepareEntries, registryStepOf, sendRegistryFailures } from './schemaRegistry.ts';
 import { type MappingSettings, mappingSettings } from './settings.ts';
 import { readFetchStart } from './startingOffsets.ts';
 import type {
@@ -78,6 +79,7 @@ class LocalEventSourceMapping implements LocalMappingHandle {
     );
     this.#onEvent = options.onEvent;
     this.#settings = mappingSettings(options);
+    const registry = registryStepOf(options);
     this.#client = new KafkaClient({
       clientId: this.#settings.clientId,
       brokers: this.#settings.brokers,
@@ -86,21 +88,19 @@ class LocalEventSourceMapping implements LocalMappingHandle {
       groupId: mapping.consumerGroupId,
       topic: mapping.topic,
     });
-    this.#partitions = new TopicPartitions(
-      this.#consumer,
-      {
-        changed: () => this.#schedule(),
-        revoked: (state) => {
-          for (const batch of this.#pending)
-            batch.slices = batch.slices.filter((s) => s.state !== state);
-        },
-        hold: (states, work) => this.#run(states, work),
-        warn: (message) => this.#warn(message),
-        delay: (attempt) => this.#delay(attempt),
-        stopping: () => this.#stopping,
+    const hooks: PartitionHooks = {
+      changed: () => this.#schedule(),
+      revoked: (state) => {
+        for (const batch of this.#pending)
+          batch.slices = batch.slices.filter((s) => s.state !== state);
       },
-      this.#settings.highWater,
-    );
+      hold: (states, work) => this.#run(states, work),
+      warn: (message) => this.#warn(message),
+      delay: (attempt) => this.#delay(attempt),
+      stopping: () => this.#stopping,
+    };
+    if (registry) hooks.prepare = (entries) => prepareEntries(entries, registry, hooks);
+    this.#partitions = new TopicPartitions(this.#consumer, hooks, this.#settings.highWater);
   }
 
   get stats(): Readonly<LocalMappingStats> {
@@ -226,6 +226,11 @@ class LocalEventSourceMapping implements LocalMappingHandle {
   // ------------------------------------------------------------------ invoking
 
   async #deliver(batch: Batch): Promise<void> {
+    const held = batch.slices.map((s) => s.state);
+    // records that fail the registry step go on first and are never delivered
+    if (!(await sendRegistryFailures(batch, this.#writeOnFailure.bind(this)))) return;
+    for (const s of held) this.#partitions.advance(s, -1);
+    if (batch.slices.length === 0) return this.#partitions.commit(held);
     batch.invokeCount += 1;
     const requestId = randomUUID();
     const { payload, slices } = eventOf(batch, this.#settings.envelope);

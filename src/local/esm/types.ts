@@ -1,5 +1,7 @@
 import type { Context } from 'aws-lambda';
 import type { KafkaEvent } from '../../lib/events/types.ts';
+import type { EventRecordFormat } from '../../lib/formats/index.ts';
+import type { SchemaRegistryStep } from './schemaRegistry.ts';
 
 export type StartingPosition = 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
 
@@ -38,6 +40,11 @@ export interface LocalMapping {
   bisectBatchOnFunctionError: boolean;
   /** Topic name of a `kafka://<topic>` on-failure destination. */
   onFailureDestination?: string;
+  /**
+   * `SchemaRegistryConfig` of a Glue registry (its ARN): the mapping runs the registry
+   * step on each record (schemaRegistry.ts). Only the `VALUE` attribute is validated.
+   */
+  schemaRegistry?: { uri: string; eventRecordFormat: EventRecordFormat };
   /** Function timeout (function, else provider, else 6 s as Lambda). */
   timeoutSeconds: number;
   memorySize: number;
@@ -171,6 +178,8 @@ export interface StartLocalMappingOptions {
   onEvent?: (event: LocalMappingEvent) => void;
   /** How long to wait for the consumer group to assign partitions. Default 30 s. */
   joinTimeoutMs?: number;
+  /** The registry step's look-up; default: the Glue registry of `mapping.schemaRegistry`. */
+  schemaRegistry?: SchemaRegistryStep;
 }
 
 export interface LocalMappingHandle {

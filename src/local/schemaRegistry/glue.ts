@@ -140,14 +140,17 @@ export const ensureOrderRegistry = async (
 
 /**
  * A schema version by id, as the mapping looks it up, or `undefined` when the registry
- * does not have it.
+ * does not have it. Any other failure (unreachable, throttled, over `timeoutMs`) throws.
  */
 export const lookUpSchemaVersion = async (
   glue: GlueClient,
   schemaVersionId: string,
+  timeoutMs = 5_000,
 ): Promise<{ dataFormat: string; definition: string } | undefined> => {
   try {
-    const v = await glue.send(new GetSchemaVersionCommand({ SchemaVersionId: schemaVersionId }));
+    const v = await glue.send(new GetSchemaVersionCommand({ SchemaVersionId: schemaVersionId }), {
+      abortSignal: AbortSignal.timeout(timeoutMs),
+    });
     return { dataFormat: v.DataFormat ?? '', definition: v.SchemaDefinition ?? '' };
   } catch (error) {
     if ((error as { name?: string }).name === 'EntityNotFoundException') return undefined;

@@ -1056,11 +1056,14 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
     ).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
   });
 
-  it('passes the result schema versions to processOrders only', () => {
+  it('passes the result schema versions and the registry to processOrders only', () => {
     const env = (fn: string) => glue.resources[fn]!.Properties.Environment.Variables;
     expect(env('ProcessOrdersLambdaFunction').RESULT_SCHEMA_VERSIONS).toBe(RESULT_VERSIONS);
     expect(env('ProduceOrdersLambdaFunction')).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
     expect(env('RepublishDlqLambdaFunction')).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
+    // processOrders reads producers' schema versions from that registry (GetSchemaVersion)
+    expect(env('ProcessOrdersLambdaFunction').SCHEMA_REGISTRY_URI).toBe(GLUE_REGISTRY);
+    expect(env('ProduceOrdersLambdaFunction')).not.toHaveProperty('SCHEMA_REGISTRY_URI');
   });
 
   it('Glue: the registry ARN on processOrders mapping, VALUE validated, no access config', () => {

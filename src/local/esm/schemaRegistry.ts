@@ -1,9 +1,9 @@
 /**
  * What Lambda's Kafka event-source mapping does with `SchemaRegistryConfig` (Glue), for
- * one record, before the record goes into an event: read the registry framing, look the
- * schema version up, deserialise the value with the registered schema, and deliver it in
- * the configured `EventRecordFormat` with `valueSchemaMetadata`; or fail it with the
- * reason AWS sends to the on-failure destination.
+ * each record it fetches, before the record goes into an event: read the registry framing,
+ * look the schema version up, deserialise the value with the registered schema, and
+ * deliver it in the configured `EventRecordFormat` with `valueSchemaMetadata`; or fail it
+ * with the reason AWS gives, and send it to the on-failure destination without invoking.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-consume-kafka-events.html
  *
  * Assumptions (not in the pages read; README "Orders in Avro, Protobuf and JSON Schema"):
@@ -11,8 +11,16 @@
  * message is the last top-level message of the registered definition; a JSON Schema value
  * is checked to be JSON, not validated against the JSON Schema.
  */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { safeMessage } from '../../lib/errors.ts';
 import type { HeaderMap, KafkaEventRecord } from '../../lib/events/types.ts';
 import { type EventRecordFormat, unframeGlue } from '../../lib/formats/index.ts';
+import { glueClient, lookUpSchemaVersion } from '../schemaRegistry/glue.ts';
+import type { Batch, PartitionState } from './batches.ts';
+import type { EventRecordEntry } from './eventPayload.ts';
+import type { DeadLetter } from './onFailure.ts';
+import type { LocalMapping, StartLocalMappingOptions } from './types.ts';
 
 /** The reasons AWS gives a record the registry step fails. */
 export const SCHEMA_REGISTRY_FAILURE_REASONS = [
@@ -153,41 +161,137 @@ export const applySchemaRegistry = async (
   return { ok: true, record: event };
 };
 
-type EventHandler = (event: unknown, context?: unknown) => Promise<unknown>;
+/**
+ * A registry step whose look-ups are cached: schema versions are immutable, so a found
+ * one is kept; a missing one is asked again (it may be registered meanwhile).
+ */
+export const cachedRegistryStep = (step: SchemaRegistryStep): SchemaRegistryStep => {
+  const found = new Map<string, { dataFormat: string; definition: string }>();
+  return {
+    eventRecordFormat: step.eventRecordFormat,
+    lookUp: async (id) => {
+      const known = found.get(id);
+      if (known) return known;
+      const version = await step.lookUp(id);
+      if (version) found.set(id, version);
+      return version;
+    },
+  };
+};
 
 /**
- * A handler behind the registry step, for the local event-source mapping (which hands
- * over events of raw records): each record of the event goes through the step; failed
- * ones are left out of the event and reported to `onFailure` (the mapping would send them
- * to its on-failure destination), the rest reach `handler` as Lambda would deliver them.
+ * The registry step a local mapping runs, if any: the one in its options, else the Glue
+ * registry of its `schemaRegistry` setting.
  *
  * @example
- * const processOrders = withSchemaRegistry(handler, { eventRecordFormat: 'SOURCE', lookUp }, console.log);
+ * const step = registryStepOf({ mapping, handler, brokers }); // undefined: no registry
  */
-export const withSchemaRegistry =
-  (
-    handler: EventHandler,
-    step: SchemaRegistryStep,
-    onFailure: (record: KafkaEventRecord, reason: SchemaRegistryFailureReason) => void,
-  ): EventHandler =>
-  async (event, context) => {
-    const records = (event as { records?: Record<string, KafkaEventRecord[]> }).records ?? {};
-    const delivered: Record<string, KafkaEventRecord[]> = {};
-    for (const [key, list] of Object.entries(records)) {
-      const kept: KafkaEventRecord[] = [];
-      for (const record of list) {
-        const value = record.value === null ? null : Buffer.from(record.value, 'base64');
-        const result = await registryStep(value, step);
-        if (result.kind === 'fail') onFailure(record, result.reason);
-        else if (result.kind === 'pass') kept.push(record);
-        else
-          kept.push({
-            ...record,
-            value: result.value.toString('base64'),
-            valueSchemaMetadata: result.metadata,
-          });
+export const registryStepOf = (
+  options: StartLocalMappingOptions,
+): SchemaRegistryStep | undefined =>
+  options.schemaRegistry
+    ? cachedRegistryStep(options.schemaRegistry)
+    : options.mapping.schemaRegistry && glueRegistryStep(options.mapping.schemaRegistry);
+
+/**
+ * The registry step of a mapping's `schemaRegistry` setting: a Glue registry, read at
+ * `AWS_ENDPOINT_URL` when set (moto in the local stack), each look-up bounded.
+ *
+ * @example
+ * const step = glueRegistryStep(mapping.schemaRegistry); // mapping read from serverless.yml
+ */
+export const glueRegistryStep = (
+  setting: NonNullable<LocalMapping['schemaRegistry']>,
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 5_000,
+): SchemaRegistryStep => {
+  const glue = glueClient(env.AWS_ENDPOINT_URL || undefined, env);
+  return cachedRegistryStep({
+    eventRecordFormat: setting.eventRecordFormat,
+    lookUp: (id) => lookUpSchemaVersion(glue, id, timeoutMs),
+  });
+};
+
+const base64 = (value: string | null | undefined) =>
+  value === null || value === undefined ? null : Buffer.from(value, 'base64');
+
+/**
+ * Runs the registry step on fetched entries, in place: a delivered value is replaced by
+ * its `JSON` / `SOURCE` form with `valueSchemaMetadata` (and its size measured again), a
+ * failed one is marked with its reason and left as it was read. A registry that cannot be
+ * reached is asked again after a back-off until it answers; `false` when the mapping
+ * stops meanwhile (the entries are then not to be used).
+ *
+ * @example
+ * if (await prepareEntries(entries, step, { warn, delay, stopping })) buffer.push(...entries);
+ */
+export const prepareEntries = async (
+  entries: EventRecordEntry[],
+  step: SchemaRegistryStep,
+  deps: { warn(message: string): void; delay(attempt: number): number; stopping(): boolean },
+): Promise<boolean> => {
+  for (const entry of entries) {
+    for (let attempt = 1; ; attempt++) {
+      let result: RegistryStepResult;
+      try {
+        result = await registryStep(base64(entry.record.value), step);
+      } catch (error) {
+        deps.warn(
+          `schema registry look-up failed (attempt ${attempt}): ${safeMessage(error, 300)}`,
+        );
+        if (deps.stopping()) return false;
+        await sleep(deps.delay(attempt));
+        continue;
       }
-      if (kept.length > 0) delivered[key] = kept;
+      if (result.kind === 'fail') entry.registryFailure = result.reason;
+      else if (result.kind === 'deliver') {
+        entry.record = {
+          ...entry.record,
+          value: result.value.toString('base64'),
+          valueSchemaMetadata: result.metadata,
+        };
+        entry.bytes = Buffer.byteLength(JSON.stringify(entry.record));
+      }
+      break;
     }
-    return handler({ ...(event as object), records: delivered }, context);
-  };
+  }
+  return true;
+};
+
+/**
+ * Sends a batch's records that failed the registry step to the on-failure destination,
+ * once each (condition: AWS's reason), and leaves them out of the batch: the function never
+ * sees them. `false` when they could not be sent (the mapping stops); the batch is then
+ * not to be delivered.
+ *
+ * @example
+ * if (!(await sendRegistryFailures(batch, (items, reason) => writeOnFailure(items, reason, deps)))) return;
+ */
+export const sendRegistryFailures = async (
+  batch: Batch,
+  write: (items: DeadLetter[], reason: SchemaRegistryFailureReason) => Promise<boolean>,
+): Promise<boolean> => {
+  const requestId = randomUUID();
+  for (const reason of SCHEMA_REGISTRY_FAILURE_REASONS) {
+    const items: DeadLetter[] = batch.slices.flatMap(({ state, entries }) =>
+      entries
+        .filter((entry) => entry.registryFailure === reason && !entry.registrySent)
+        .map((entry) => deadLetter(state, entry, requestId)),
+    );
+    if (items.length > 0 && !(await write(items, reason))) return false;
+    for (const item of items) item.entry.registrySent = true;
+  }
+  batch.slices = batch.slices
+    .map((s) => ({ ...s, entries: s.entries.filter((e) => e.registryFailure === undefined) }))
+    .filter((s) => s.entries.length > 0);
+  return true;
+};
+
+// never invoked: no response, as for a record over the payload cap
+const deadLetter = (state: PartitionState, entry: EventRecordEntry, requestId: string) => ({
+  state,
+  entry,
+  approximateInvokeCount: 0,
+  requestId,
+  responseContext: null,
+});
