@@ -64,6 +64,10 @@ export const deliveryLambda = <TDetail>(
   const { functionName } = spec;
   const config = readPipelineConfig(env);
   const kafka = kafkaFromEnvironment(env);
+  const renewKafka = () => {
+    // bounded by close()'s own timeouts; the invocation does not wait for it
+    void kafka.renew();
+  };
   // the mapping's group, as serverless.yml names it unless the environment says otherwise
   const consumerGroup = env.CONSUMER_GROUP_ID?.trim() || functionPrefix(config, functionName);
   return closeAfterEachInvocationWhenLocal(
@@ -99,6 +103,8 @@ export const deliveryLambda = <TDetail>(
               });
             }
             logger.info('batch done', batchTotals(partitions));
+            // a refused login may be a rotated secret: the next invocation logs in afresh
+            if (partitions.some((p) => p.error?.code === 'AUTHENTICATION_FAILED')) renewKafka();
           },
         });
       },

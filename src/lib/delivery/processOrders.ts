@@ -10,7 +10,7 @@ import {
   type WriterSchemas,
 } from '../formats/index.ts';
 import { type ResultFormats, resultValue } from '../formats/resultFormat.ts';
-import type { OutboundMessage } from '../kafka/index.ts';
+import { beforeDeadline, type OutboundMessage } from '../kafka/index.ts';
 import {
   evaluateOrder,
   type OrderResult,
@@ -176,7 +176,8 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       const records = partitions.flatMap((p) => p.records);
       await deps.writerSchemas?.prepare(records, deadline, codecs);
     }
-    const kafka = await deps.kafka();
+    // broker discovery and the SCRAM secret are read on a cold start: bounded too
+    const kafka = await beforeDeadline(deps.kafka(), { deadline }, 'Kafka client set-up');
     // One clock reading per invocation: every result of the batch has this processedAt.
     const invokedAt = now();
     const resultOptions = {

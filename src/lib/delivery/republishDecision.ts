@@ -7,6 +7,7 @@
 import { PoisonRecordError } from '../errors.ts';
 import { parseOnFailureEnvelope } from '../events/onFailureEnvelope.ts';
 import type { DecodedRecord, HeaderMap } from '../events/types.ts';
+import { reframeSourcePayload } from '../formats/encode.ts';
 import { type OutboundMessage, toOutboundHeaders } from '../kafka/index.ts';
 import {
   type DeadLetterHeaders,
@@ -121,6 +122,28 @@ const park = (
   },
 });
 
+/** Conditions of an envelope for a record the function was invoked with, and failed. */
+const RETRIES_RAN_OUT: ReadonlySet<string> = new Set([
+  'RetriesExhausted',
+  'RetryAttemptsExhausted',
+]);
+
+/**
+ * The record as its producer wrote it. A registry record in `SOURCE` form lost its Glue
+ * framing on the way to the function (Lambda removes it); republished bare, the orders
+ * mapping could no longer tell its schema and a valid order would end up `NOT_JSON`.
+ * `JSON`-form values (a `{`) and Confluent ids are kept as they are.
+ */
+const asProduced = (record: DecodedRecord): DecodedRecord => {
+  const metadata = record.valueSchemaMetadata;
+  const value = record.value;
+  if (metadata === undefined || value === null || value.length === 0 || value[0] === 0x7b)
+    return record;
+  if (metadata.dataFormat !== 'AVRO' && metadata.dataFormat !== 'PROTOBUF') return record;
+  const framed = reframeSourcePayload(String(metadata.schemaId), value);
+  return framed ? { ...record, value: framed } : record;
+};
+
 /**
  * Reads a DLQ record as a dead letter with the `x-dlq-*` contract: directly when
  * processOrders wrote it, rebuilt from the payload when it is an AWS on-failure
@@ -146,7 +169,7 @@ const readLetter = (
     ];
     const letter = letterOf(
       deadLetter(
-        original,
+        asProduced(original),
         { code, message: `AWS on-failure destination: ${detail.filter(Boolean).join(' ')}` },
         {
           topic: options.parkingLotTopic,
@@ -158,6 +181,11 @@ const readLetter = (
     );
     // the record never reached the function, or its bytes were never known
     if (tooLarge || original.decodeError) return park(letter, 'NOT_REPUBLISHABLE', options);
+    // Refused by the mapping's schema-registry step (SCHEMA_NOT_FOUND,
+    // DESERIALIZATION_ERROR): the function never saw it, and processOrders' checkpoint
+    // may lie past its offset without a gap for it, so "already processed" cannot be
+    // asked. Parked with every header for an operator: never dropped.
+    if (!RETRIES_RAN_OUT.has(envelope.condition)) return park(letter, 'NOT_REPUBLISHABLE', options);
     const { topic, partition, offset } = original;
     return { ...letter, source: 'esm-on-failure', gaveUpOn: { topic, partition, offset } };
   }

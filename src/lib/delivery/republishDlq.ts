@@ -64,7 +64,7 @@ import { functionPrefix, type PipelineConfig } from '../config.ts';
 import { RetriableError } from '../errors.ts';
 import { decodeKafkaEvent } from '../events/decode.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
-import type { CommittedCheckpoint } from '../kafka/index.ts';
+import { beforeDeadline, type CommittedCheckpoint } from '../kafka/index.ts';
 import { decodeCheckpoint, type OffsetStatus, offsetStatus } from './checkpoint.ts';
 import type { DeadLetterSource } from './deadLetter.ts';
 import {
@@ -176,7 +176,8 @@ export const createRepublishDlqHandler = (deps: RepublishDlqDeps) => {
     const lambdaDeadline = remaining === undefined ? undefined : Date.now() + remaining;
     const deadline = invocationDeadline(context, deps.config);
     const partitions = decodeKafkaEvent(event, { maxRecordBytes: deps.config.maxRecordBytes });
-    const kafka = await deps.kafka();
+    // broker discovery and the SCRAM secret are read on a cold start: bounded too
+    const kafka = await beforeDeadline(deps.kafka(), { deadline }, 'Kafka client set-up');
 
     // processOrders' checkpoints, read once per topic per invocation and only when an
     // envelope needs them: did the record the mapping gave up on commit a result?

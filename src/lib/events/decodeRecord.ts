@@ -39,6 +39,9 @@ export interface PartitionHint {
 
 export const NO_OFFSET = -1;
 const NO_TIMESTAMP = -1;
+// The largest time a Date holds (±100,000,000 days): a timestamp beyond it is no time
+// at all, and a dead letter's `x-dlq-*` times could not be written from it.
+const MAX_DATE_MS = 8.64e15;
 
 /** Text form of a field that is not a base64 string, so nothing received is lost. */
 export const rawText = (value: unknown): string => {
@@ -184,7 +187,7 @@ export const decodeKafkaRecord = (
       ? (raw.offset as number)
       : NO_OFFSET;
   const timestamp =
-    typeof raw.timestamp === 'number' && Number.isFinite(raw.timestamp)
+    typeof raw.timestamp === 'number' && Math.abs(raw.timestamp) <= MAX_DATE_MS
       ? raw.timestamp
       : NO_TIMESTAMP;
   const timestampType =

@@ -91,6 +91,23 @@ export const frameForGlue = (format: DataFormat, bare: Buffer, schemaVersionId: 
   return Buffer.concat([header, index, bare]);
 };
 
+/**
+ * A `SOURCE`-form payload framed again as its producer wrote it (Lambda removed the
+ * framing; a Protobuf payload kept its message index), or `undefined` when the schema
+ * id is not a Glue schema version id (a UUID).
+ *
+ * @example
+ * reframeSourcePayload(record.valueSchemaMetadata.schemaId, record.value) // <Buffer 03 00 …>
+ */
+export const reframeSourcePayload = (schemaId: string, payload: Buffer): Buffer | undefined => {
+  if (!UUID.test(schemaId)) return undefined;
+  const header = Buffer.alloc(GLUE_HEADER_BYTES);
+  header[0] = GLUE_HEADER_VERSION;
+  header[1] = GLUE_COMPRESSION_NONE;
+  Buffer.from(schemaId.replaceAll('-', ''), 'hex').copy(header, 2);
+  return Buffer.concat([header, payload]);
+};
+
 /** A Glue-framed value split into its schema version id and the bytes after the header. */
 export interface GlueFramed {
   schemaVersionId: string;

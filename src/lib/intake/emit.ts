@@ -4,10 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadOrderCodecs, type OrderFormat, orderValue } from '../formats/index.ts';
-import type {
-  OutboundMessage,
-  PlacedMessage,
-  TransactionalProducerOptions,
+import {
+  beforeDeadline,
+  type CallBounds,
+  type OutboundMessage,
+  type PlacedMessage,
+  type TransactionalProducerOptions,
 } from '../kafka/index.ts';
 import type { Order } from '../orders/index.ts';
 import { producerSpan } from '../telemetry/spans.ts';
@@ -16,7 +18,11 @@ import type { ProduceOrdersResult } from './request.ts';
 
 /** Only what produceOrders needs of the Kafka client (a `KafkaClient` fits). */
 export interface OrderWriter {
-  write(messages: OutboundMessage[]): Promise<PlacedMessage[]>;
+  write(
+    messages: OutboundMessage[],
+    checkpoint?: undefined,
+    bounds?: CallBounds,
+  ): Promise<PlacedMessage[]>;
 }
 export interface ProduceOrdersKafka {
   transactionalProducer(
@@ -68,7 +74,7 @@ export interface OrderEmitterOptions {
  */
 export const orderEmitter = (
   options: OrderEmitterOptions,
-): ((orders: Order[]) => Promise<ProduceOrdersResult>) => {
+): ((orders: Order[], bounds?: CallBounds) => Promise<ProduceOrdersResult>) => {
   const { topic, transactionalId, producerOptions } = options;
   let tail: Promise<unknown> = Promise.resolve();
   const exclusively = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -78,7 +84,7 @@ export const orderEmitter = (
   };
 
   const { format } = options;
-  return async (orders) => {
+  return async (orders, bounds) => {
     // the format libraries load on the first emit, and only with a format configured
     const codecs = format ? await loadOrderCodecs() : undefined;
     const timestamp = String(options.now().getTime());
@@ -95,9 +101,10 @@ export const orderEmitter = (
     let placed: PlacedMessage[];
     try {
       placed = await exclusively(async () => {
-        const kafka = await options.kafka();
+        // a cold start reads brokers and the SCRAM secret: bounded like the write
+        const kafka = await beforeDeadline(options.kafka(), bounds, 'Kafka client set-up');
         const { producer } = kafka.transactionalProducer(transactionalId, producerOptions);
-        return producer.write(messages);
+        return producer.write(messages, undefined, bounds);
       });
     } catch (error) {
       span?.end(error);

@@ -54,7 +54,10 @@ export type ProduceOutcome =
 export interface ProduceOrdersDeps {
   config: PipelineConfig;
   /** The Kafka client, created on first use and kept for warm invocations. */
-  kafka: () => Promise<ProduceOrdersKafka>;
+  kafka: (() => Promise<ProduceOrdersKafka>) & {
+    /** Lets go of the client (a refused login may be a rotated secret: log in afresh). */
+    renew?: () => Promise<void>;
+  };
   /** Without it requests are validated and emitted but not deduplicated (tests, local tools). */
   idempotency?: IdempotencySettings;
   now?: () => Date;
@@ -123,10 +126,12 @@ export const createProduceOrdersHandler = (deps: ProduceOrdersDeps) => {
   });
   const emit = async (
     request: ValidProduceRequest,
-    _remaining: RemainingTime,
+    remaining: RemainingTime,
     state: CallState,
   ): Promise<ProduceOrdersResult> => {
-    const result = await emitOrders(request.orders);
+    // the transaction answers before the invocation's deadline, less the margin
+    const deadline = Date.now() + remaining.getRemainingTimeInMillis() - config.deadlineMarginMs;
+    const result = await emitOrders(request.orders, { deadline });
     state.result = result;
     state.transactionalId = transactionalId;
     return result;
@@ -171,6 +176,8 @@ export const createProduceOrdersHandler = (deps: ProduceOrdersDeps) => {
           ? thrown
           : toPipelineError(thrown);
       const key = idempotencyKey === undefined ? {} : { idempotencyKey };
+      // the next request logs in afresh, reading a rotated secret again
+      if (error.code === 'AUTHENTICATION_FAILED') void deps.kafka.renew?.();
       if (error instanceof RequestInProgressError)
         deps.onOutcome?.({ kind: 'in-progress', idempotencyKey: idempotencyKey!, error });
       else if (error instanceof InvalidRequestError)

@@ -4,7 +4,12 @@
  * in front of it the product speaks the client-neutral types of `types.ts`.
  */
 import { KafkaClient } from './client.ts';
-import { buildKafkaConfig, type ConnectionDeps, readConnectionSettings } from './connection.ts';
+import {
+  buildKafkaConfig,
+  type ConnectionDeps,
+  clearConnectionCaches,
+  readConnectionSettings,
+} from './connection.ts';
 
 export type {
   KafkaClientConfig,
@@ -21,7 +26,7 @@ export {
   type TopicConsumerListeners,
   type TopicConsumerOptions,
 } from './consumer.ts';
-export { type CallBounds, timeLeft } from './deadline.ts';
+export { beforeDeadline, type CallBounds, timeLeft } from './deadline.ts';
 export { toOutboundHeaders } from './headers.ts';
 export {
   type CommittedOffset,
@@ -41,6 +46,16 @@ export type {
   WrittenRecord,
 } from './types.ts';
 
+/** A getter of the container's Kafka client that can also let go of it. */
+export interface KafkaGetter {
+  (): Promise<KafkaClient>;
+  /**
+   * Closes the client and forgets it, with the cached brokers and secrets: the next call
+   * builds a new one. For a refused login: a rotated SCRAM secret is read again.
+   */
+  renew(): Promise<void>;
+}
+
 /**
  * Reads the connection settings now (a misconfiguration fails the Lambda init with
  * one clear message) and returns a getter that builds the client on first use:
@@ -49,14 +64,15 @@ export type {
  * @example
  * const kafka = kafkaFromEnvironment();           // at init
  * const client = await kafka();                    // in the handler, cached after the first call
+ * await kafka.renew();                             // after AUTHENTICATION_FAILED: a new login next time
  */
 export const kafkaFromEnvironment = (
   env: NodeJS.ProcessEnv = process.env,
   deps?: ConnectionDeps,
-): (() => Promise<KafkaClient>) => {
+): KafkaGetter => {
   const settings = readConnectionSettings(env);
   let client: Promise<KafkaClient> | undefined;
-  return () => {
+  const getter = () => {
     client ??= buildKafkaConfig(settings, deps)
       .then((config) => new KafkaClient(config))
       .catch((error: unknown) => {
@@ -65,6 +81,13 @@ export const kafkaFromEnvironment = (
       });
     return client;
   };
+  const renew = async () => {
+    const old = client;
+    client = undefined;
+    clearConnectionCaches();
+    await (await old?.catch(() => undefined))?.close().catch(() => undefined);
+  };
+  return Object.assign(getter, { renew });
 };
 
 /**

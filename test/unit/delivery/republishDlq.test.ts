@@ -337,6 +337,53 @@ describe('republishDecision: AWS on-failure envelopes', () => {
     },
   );
 
+  it.each(['SCHEMA_NOT_FOUND', 'DESERIALIZATION_ERROR'])(
+    'parks the record the registry step refused (%s): never dropped, never asked of a checkpoint',
+    (condition) => {
+      // Act
+      const decision = republishDecision(envelopeRecord(condition), options());
+
+      // Assess
+      const { message, reason } = expectAction(decision, 'park');
+      expect(reason).toBe('NOT_REPUBLISHABLE');
+      expect(message.topic).toBe('orders.parking-lot');
+      expect(String(message.value)).toBe(ORDER);
+      expect(header(message, DLQ_HEADERS.errorMessage)).toContain(condition);
+    },
+  );
+
+  it('frames a SOURCE-form registry record again before republishing it', () => {
+    // Prepare: Lambda removed the Glue framing and named the schema version in the metadata
+    const schemaId = '0f2e8ad4-7c3b-4d6e-9a1f-5b8c2d4e6f70';
+    const bare = Buffer.from([0x14, 0x6f, 0x72, 0x64, 0x2d, 0x30]);
+    const avro: DecodedRecord = {
+      ...orderRecord(12),
+      value: bare,
+      valueSchemaMetadata: { dataFormat: 'AVRO', schemaId },
+    };
+    const json: DecodedRecord = {
+      ...orderRecord(13),
+      valueSchemaMetadata: { dataFormat: 'AVRO', schemaId },
+    };
+
+    // Act
+    const framed = expectAction(
+      republishDecision(envelopeRecord('RetriesExhausted', avro), options()),
+      'republish',
+    ).message.value as Buffer;
+    const asJson = expectAction(
+      republishDecision(envelopeRecord('RetriesExhausted', json), options()),
+      'republish',
+    ).message.value;
+
+    // Assess: header version 3, no compression, the 16 id bytes, then the payload
+    expect(framed.subarray(0, 2)).toEqual(Buffer.from([3, 0]));
+    expect(framed.subarray(2, 18).toString('hex')).toBe(schemaId.replaceAll('-', ''));
+    expect(framed.subarray(18)).toEqual(bare);
+    // a JSON-form value is the order's JSON: republished as it is
+    expect(String(asJson)).toBe(ORDER);
+  });
+
   it('counts on from a record that had already been republished', () => {
     // Prepare: attempt 2 of the record failed retriably until the mapping gave up
     const republished = republishDecision(firstDeadLetter(), options());

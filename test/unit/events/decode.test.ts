@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { PipelineError } from '../../../src/lib/errors.ts';
+import { deadLetter } from '../../../src/lib/delivery/deadLetter.ts';
+import { PipelineError, PoisonRecordError } from '../../../src/lib/errors.ts';
 import {
   buildKafkaEvent,
   type DecodeIssue,
@@ -13,6 +14,23 @@ import { lastHeaderText } from '../../../src/lib/events/headers.ts';
 import { b64, eventRecord, header, mskEvent, selfManagedEvent } from './eventFactory.ts';
 
 describe('decodeKafkaEvent', () => {
+  it('takes a timestamp beyond what a Date holds as none, so its dead letter can still be written', () => {
+    // Prepare
+    const event = mskEvent({ 'orders-0': [eventRecord({ offset: 1, timestamp: 1e20 })] });
+
+    // Act
+    const record = decodeKafkaEvent(event)[0]!.records[0]!;
+    const letter = () =>
+      deadLetter(record, new PoisonRecordError('NOT_JSON', 'x'), {
+        topic: 'orders.dlq',
+        now: new Date(0),
+      });
+
+    // Assess
+    expect(record.timestamp).toBe(-1);
+    expect(letter).not.toThrow();
+  });
+
   it('decodes an MSK event into one batch per partition with Buffers and fields', () => {
     // Prepare
     const event = mskEvent({
