@@ -9,7 +9,7 @@ import {
   parseOrderRecordValue,
   type WriterSchemas,
 } from '../formats/index.ts';
-import { type ResultFormats, resultValue } from '../formats/resultFormat.ts';
+import { prepareResultFormats, type ResultFormats, resultValue } from '../formats/resultFormat.ts';
 import type { OutboundMessage } from '../kafka/index.ts';
 import {
   evaluateOrder,
@@ -175,6 +175,8 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       // the writers' schemas of this batch's records, fetched once per container
       const records = partitions.flatMap((p) => p.records);
       await deps.writerSchemas?.prepare(records, deadline, codecs);
+      // result schema versions named without an id, from the registry once per container
+      await prepareResultFormats(deps.resultFormats, records, deadline);
     }
     const kafka = await deps.kafka();
     // One clock reading per invocation: every result of the batch has this processedAt.

@@ -42,6 +42,8 @@ import {
 
 const DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000;
 const FUNCTION_NAME = 'produceOrders';
+/** Time kept after a registry look-up for the transaction and the answer. */
+const LOOK_UP_MARGIN_MS = 3_000;
 
 /** What happened to one request; for logs and metrics. */
 export type ProduceOutcome =
@@ -123,10 +125,14 @@ export const createProduceOrdersHandler = (deps: ProduceOrdersDeps) => {
   });
   const emit = async (
     request: ValidProduceRequest,
-    _remaining: RemainingTime,
+    remaining: RemainingTime,
     state: CallState,
   ): Promise<ProduceOrdersResult> => {
-    const result = await emitOrders(request.orders);
+    // bounds the registry look-up of the format's schema version id, if it has to be made
+    const result = await emitOrders(
+      request.orders,
+      Date.now() + remaining.getRemainingTimeInMillis() - LOOK_UP_MARGIN_MS,
+    );
     state.result = result;
     state.transactionalId = transactionalId;
     return result;
