@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
 import { ConfigurationError, RetriableError } from '../../../src/lib/errors.ts';
@@ -312,4 +315,61 @@ describe('processOrders result formats named without an id', () => {
       expect(act).toThrow(/a format without an id needs SCHEMA_REGISTRY_URI a Glue registry ARN/);
     },
   );
+});
+
+describe('the Glue client loads lazily', () => {
+  // Which packages a fresh process has resolved after reading the settings as the handlers'
+  // init does, then after the first look-up (against a closed port: it fails, TRANSIENT).
+  const SCRIPT = `
+    const { registerHooks } = require('node:module');
+    const seen = new Set();
+    registerHooks({ resolve(s, c, next) { const r = next(s, c); seen.add(r.url); return r; } });
+    const glue = () => [...seen].some((u) => u.includes('/node_modules/@aws-sdk/client-glue/'));
+    (async () => {
+      const { readResultFormats, prepareResultFormats } = await import(process.argv[1]);
+      const { readOrderFormat } = await import(process.argv[2]);
+      const formats = readResultFormats(process.env);
+      readOrderFormat(process.env);
+      await new Promise((r) => setTimeout(r, 300)); // what init would have started, resolved
+      const atInit = glue();
+      const record = { valueSchemaMetadata: { dataFormat: 'AVRO', schemaId: 'x' } };
+      const code = await prepareResultFormats(formats, [record], Date.now() + 3000).then(() => 'ok', (e) => e.code);
+      console.log('RESULT ' + JSON.stringify({ atInit, afterLookUp: glue(), code }));
+    })();`;
+  const path = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+  it('not at init, only on the first look-up', async () => {
+    // Act
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--input-type=commonjs',
+        '-e',
+        SCRIPT,
+        path('../../../src/lib/formats/resultFormat.ts'),
+        path('../../../src/lib/formats/orderFormat.ts'),
+      ],
+      {
+        timeout: 30_000,
+        env: {
+          PATH: process.env.PATH,
+          SCHEMA_REGISTRY_URI: REGISTRY,
+          RESULT_SCHEMA_VERSIONS: 'AVRO',
+          ORDER_FORMAT: 'AVRO',
+          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'test',
+          AWS_SECRET_ACCESS_KEY: 'test',
+        },
+      },
+    );
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '))!;
+
+    // Assess
+    expect(JSON.parse(line.slice('RESULT '.length))).toEqual({
+      atInit: false,
+      afterLookUp: true,
+      code: 'TRANSIENT',
+    });
+  });
 });
