@@ -9,7 +9,7 @@ import {
   parseOrderRecordValue,
   type WriterSchemas,
 } from '../formats/index.ts';
-import { type ResultFormats, resultValue } from '../formats/resultFormat.ts';
+import { prepareResultFormats, type ResultFormats, resultValue } from '../formats/resultFormat.ts';
 import { beforeDeadline, type OutboundMessage } from '../kafka/index.ts';
 import {
   evaluateOrder,
@@ -175,6 +175,8 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       // the writers' schemas of this batch's records, fetched once per container
       const records = partitions.flatMap((p) => p.records);
       await deps.writerSchemas?.prepare(records, deadline, codecs);
+      // result schema versions named without an id, from the registry once per container
+      await prepareResultFormats(deps.resultFormats, records, deadline);
     }
     // broker discovery and the SCRAM secret are read on a cold start: bounded too
     const kafka = await beforeDeadline(deps.kafka(), { deadline }, 'Kafka client set-up');

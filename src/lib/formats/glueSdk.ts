@@ -1,6 +1,10 @@
 /**
- * The two names processOrders needs from the Glue SDK, re-exported statically so the bundler
- * keeps only them (a dynamic import of the package itself would keep every command).
- * Imported dynamically by glueLookUp.ts.
+ * The names processOrders and produceOrders need from the Glue SDK, re-exported statically
+ * so the bundler keeps only them (a dynamic import of the package itself would keep every
+ * command). Imported dynamically by glueLookUp.ts.
  */
-export { GetSchemaVersionCommand, GlueClient } from '@aws-sdk/client-glue';
+export {
+  GetSchemaByDefinitionCommand,
+  GetSchemaVersionCommand,
+  GlueClient,
+} from '@aws-sdk/client-glue';

@@ -27,7 +27,13 @@ export {
   frameForGlue,
   unframeGlue,
 } from './encode.ts';
-export { type OrderFormat, orderValue, readOrderFormat } from './orderFormat.ts';
+export {
+  type OrderFormat,
+  orderSchemaVersionId,
+  orderValue,
+  readOrderFormat,
+} from './orderFormat.ts';
+export { RegistryVersionIds, type SchemaIdLookUp } from './registryVersionIds.ts';
 export {
   type SchemaVersionLookUp,
   type WriterDecoder,

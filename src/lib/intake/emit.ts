@@ -3,7 +3,12 @@
  * transaction (all or none), each with a `traceparent`, one transaction at a time.
  */
 import { randomBytes } from 'node:crypto';
-import { loadOrderCodecs, type OrderFormat, orderValue } from '../formats/index.ts';
+import {
+  loadOrderCodecs,
+  type OrderFormat,
+  orderSchemaVersionId,
+  orderValue,
+} from '../formats/index.ts';
 import {
   beforeDeadline,
   type CallBounds,
@@ -71,6 +76,9 @@ export interface OrderEmitterOptions {
  * @example
  * const emit = orderEmitter({ topic: 'orders', kafka, transactionalId, producerOptions: {}, now: () => new Date() });
  * const { orders } = await emit(validOrders); // [{ orderId, partition, offset }]
+ *
+ * `deadline` (epoch ms) bounds the registry look-up of a format's schema version id (the
+ * first emit of a container whose format has no configured id); default 10 s from now.
  */
 export const orderEmitter = (
   options: OrderEmitterOptions,
@@ -84,9 +92,19 @@ export const orderEmitter = (
   };
 
   const { format } = options;
+  // time kept after a registry look-up for the transaction itself
+  const LOOK_UP_RESERVE_MS = 1_000;
   return async (orders, bounds) => {
     // the format libraries load on the first emit, and only with a format configured
     const codecs = format ? await loadOrderCodecs() : undefined;
+    // configured, or from the registry once per container; nothing is written without it
+    const framing = format && {
+      format: format.format,
+      schemaVersionId: await orderSchemaVersionId(
+        format,
+        (bounds?.deadline ?? Date.now() + 10_000) - LOOK_UP_RESERVE_MS,
+      ),
+    };
     const timestamp = String(options.now().getTime());
     const span = options.tracing
       ? producerSpan(options.tracing, { topic, messageCount: orders.length })
@@ -94,7 +112,7 @@ export const orderEmitter = (
     const messages: OutboundMessage[] = orders.map((order) => ({
       topic,
       key: order.orderId,
-      value: format && codecs ? orderValue(order, format, codecs) : JSON.stringify(order),
+      value: framing && codecs ? orderValue(order, framing, codecs) : JSON.stringify(order),
       headers: span ? span.headers() : { traceparent: newTraceparent() },
       timestamp,
     }));

@@ -129,7 +129,8 @@ export const createProduceOrdersHandler = (deps: ProduceOrdersDeps) => {
     remaining: RemainingTime,
     state: CallState,
   ): Promise<ProduceOrdersResult> => {
-    // the transaction answers before the invocation's deadline, less the margin
+    // the transaction (and a registry look-up of the format's schema version id, if it
+    // has to be made) answers before the invocation's deadline, less the margin
     const deadline = Date.now() + remaining.getRemainingTimeInMillis() - config.deadlineMarginMs;
     const result = await emitOrders(request.orders, { deadline });
     state.result = result;

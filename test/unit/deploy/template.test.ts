@@ -1013,7 +1013,8 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
   const GLUE_REGISTRY = `arn:aws:glue:${REGION}:${ACCOUNT}:registry/orders-registry`;
   const CONFLUENT_URL = 'https://schema-registry.example.com';
   const REGISTRY_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:orders-registry-AbCdEf`;
-  const RESULT_VERSIONS = 'AVRO=5f7e9c2a-3b1d-4e8f-9a6c-0d2b4f6e8a10';
+  // Avro results with a configured id, Protobuf ones with the registry's (GetSchemaByDefinition)
+  const RESULT_VERSIONS = 'AVRO=5f7e9c2a-3b1d-4e8f-9a6c-0d2b4f6e8a10,PROTOBUF';
   let glueDir: string;
   let confluentDir: string;
   let glue: Resolved;
@@ -1025,6 +1026,7 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
       schemaRegistryUri: GLUE_REGISTRY,
       schemaRegistryEventRecordFormat: 'JSON',
       resultSchemaVersions: RESULT_VERSIONS,
+      orderFormat: 'AVRO', // no orderSchemaVersionId: produceOrders looks it up
     });
     confluentDir = await packageStage({
       ...SELF_MANAGED_PARAMS,
@@ -1063,7 +1065,11 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
     expect(env('RepublishDlqLambdaFunction')).not.toHaveProperty('RESULT_SCHEMA_VERSIONS');
     // processOrders reads producers' schema versions from that registry (GetSchemaVersion)
     expect(env('ProcessOrdersLambdaFunction').SCHEMA_REGISTRY_URI).toBe(GLUE_REGISTRY);
-    expect(env('ProduceOrdersLambdaFunction')).not.toHaveProperty('SCHEMA_REGISTRY_URI');
+    // produceOrders looks its order schema's version id up there (GetSchemaByDefinition)
+    expect(env('ProduceOrdersLambdaFunction').SCHEMA_REGISTRY_URI).toBe(GLUE_REGISTRY);
+    expect(env('ProduceOrdersLambdaFunction').ORDER_FORMAT).toBe('AVRO');
+    expect(env('ProduceOrdersLambdaFunction')).not.toHaveProperty('ORDER_SCHEMA_VERSION_ID');
+    expect(env('RepublishDlqLambdaFunction')).not.toHaveProperty('SCHEMA_REGISTRY_URI');
   });
 
   it('Glue: the registry ARN on processOrders mapping, VALUE validated, no access config', () => {
@@ -1084,12 +1090,33 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
   it('Glue: processOrders may read that registry and its schemas, nothing else of Glue', () => {
     const schemas = `arn:aws:glue:${REGION}:${ACCOUNT}:schema/orders-registry/*`;
     expect(grants(glue, 'processOrders', 'glue:')).toEqual(
-      ['glue:GetRegistry', 'glue:GetSchema', 'glue:GetSchemaVersion']
+      ['glue:GetRegistry', 'glue:GetSchema', 'glue:GetSchemaVersion', 'glue:GetSchemaByDefinition']
         .flatMap((a) => [`${a} ${GLUE_REGISTRY}`, `${a} ${schemas}`])
         .sort(),
     );
-    expect(grants(glue, 'produceOrders', 'glue:')).toEqual([]);
+    // produceOrders only finds its order schema's version id, in that registry only
+    expect(grants(glue, 'produceOrders', 'glue:')).toEqual(
+      [
+        `glue:GetSchemaByDefinition ${GLUE_REGISTRY}`,
+        `glue:GetSchemaByDefinition ${schemas}`,
+      ].sort(),
+    );
     expect(grants(glue, 'republishDlq', 'glue:')).toEqual([]);
+  });
+
+  it('Glue: no GetSchemaByDefinition where every id is configured (or no format)', () => {
+    // the same template deployed with the ids as parameter values
+    const template = readTemplate(glueDir);
+    template.Parameters!.OrderSchemaVersionId!.Default = '5f7e9c2a-3b1d-4e8f-9a6c-0d2b4f6e8a10';
+    template.Parameters!.ResultSchemaVersions!.Default = '';
+    const configured = resolveTemplate(template);
+
+    expect(grants(configured, 'produceOrders', 'glue:')).toEqual([]);
+    expect(
+      grants(configured, 'processOrders', 'glue:').filter((g) => g.includes('ByDefinition')),
+    ).toEqual([]);
+    // the mapping still reads the registry with processOrders' role
+    expect(grants(configured, 'processOrders', 'glue:')).toHaveLength(6);
   });
 
   it('Confluent-compatible: the URL, SOURCE by default, and its secret for the mapping only', () => {
