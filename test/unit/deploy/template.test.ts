@@ -1087,12 +1087,19 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
     ).not.toHaveProperty('SchemaRegistryConfig');
   });
 
-  it('Glue: processOrders may read that registry and its schemas, nothing else of Glue', () => {
+  it('Glue: processOrders may read that registry and its schemas, and schema versions by id', () => {
     const schemas = `arn:aws:glue:${REGION}:${ACCOUNT}:schema/orders-registry/*`;
     expect(grants(glue, 'processOrders', 'glue:')).toEqual(
-      ['glue:GetRegistry', 'glue:GetSchema', 'glue:GetSchemaVersion', 'glue:GetSchemaByDefinition']
-        .flatMap((a) => [`${a} ${GLUE_REGISTRY}`, `${a} ${schemas}`])
-        .sort(),
+      [
+        ...[
+          'glue:GetRegistry',
+          'glue:GetSchema',
+          'glue:GetSchemaVersion',
+          'glue:GetSchemaByDefinition',
+        ].flatMap((a) => [`${a} ${GLUE_REGISTRY}`, `${a} ${schemas}`]),
+        // by SchemaVersionId no registry is named: IAM can only allow it on "*"
+        'glue:GetSchemaVersion *',
+      ].sort(),
     );
     // produceOrders only finds its order schema's version id, in that registry only
     expect(grants(glue, 'produceOrders', 'glue:')).toEqual(
@@ -1116,7 +1123,7 @@ describe('schema registry (issue 15: schemaRegistryUri)', () => {
       grants(configured, 'processOrders', 'glue:').filter((g) => g.includes('ByDefinition')),
     ).toEqual([]);
     // the mapping still reads the registry with processOrders' role
-    expect(grants(configured, 'processOrders', 'glue:')).toHaveLength(6);
+    expect(grants(configured, 'processOrders', 'glue:')).toHaveLength(7);
   });
 
   it('Confluent-compatible: the URL, SOURCE by default, and its secret for the mapping only', () => {
