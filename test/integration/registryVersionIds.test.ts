@@ -5,6 +5,7 @@
  * with the id of `result-avro`, neither configured. kcat reads the framing back.
  */
 import { execFile } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { GetSchemaVersionCommand, type GlueClient } from '@aws-sdk/client-glue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,7 +100,7 @@ const kcatValues = async (topic: string): Promise<Buffer[]> => {
 };
 
 /** Every record of a topic as the broker holds it (all partitions). */
-const readBack = async (client: KafkaClient, topic: string): Promise<BrokerRecord[]> => {
+const readOnce = async (client: KafkaClient, topic: string): Promise<BrokerRecord[]> => {
   const bounds = await partitionBounds(client, [topic]);
   const out: BrokerRecord[] = [];
   const summary = await readRanges(client, {
@@ -119,6 +120,24 @@ const readBack = async (client: KafkaClient, topic: string): Promise<BrokerRecor
   });
   expect(summary.complete).toBe(true);
   return out;
+};
+
+/**
+ * What `topic` holds, once it holds at least `atLeast` records: a just-written topic's
+ * offsets can lag on a loaded machine, and an empty read must not pass for "nothing was
+ * written". Bounded: 15 s.
+ */
+const readBack = async (
+  client: KafkaClient,
+  topic: string,
+  atLeast = 1,
+): Promise<BrokerRecord[]> => {
+  const until = Date.now() + 15_000;
+  for (;;) {
+    const records = await readOnce(client, topic);
+    if (records.length >= atLeast || Date.now() > until) return records;
+    await sleep(200);
+  }
 };
 
 const eventOf = (records: KafkaEventRecord[]): MSKEvent => {
@@ -164,7 +183,7 @@ describe('schema version ids from the Glue registry (moto), on the real broker',
     );
     await produce({ idempotencyKey: 'ids-2', orders: orders.slice(2) });
     const delivered: KafkaEventRecord[] = [];
-    for (const record of await readBack(newClient(), config.topics.orders)) {
+    for (const record of await readBack(newClient(), config.topics.orders, orders.length)) {
       const outcome = await applySchemaRegistry(record, {
         eventRecordFormat: 'SOURCE',
         lookUp: (id) => lookUpSchemaVersion(glue, id),

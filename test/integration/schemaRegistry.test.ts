@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { GlueClient } from '@aws-sdk/client-glue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineConfig } from '../../src/lib/config.ts';
@@ -123,7 +124,7 @@ const plan = (form: EventRecordFormat): Planned[] => [
 ];
 
 /** Every record of the topic (partition 0 unless `all`), raw bytes, read from the broker. */
-const readBack = async (
+const readOnce = async (
   client: KafkaClient,
   topic: string,
   all = false,
@@ -149,6 +150,25 @@ const readBack = async (
   return out;
 };
 
+/**
+ * What `topic` holds, once it holds at least `atLeast` records: a just-written topic's
+ * offsets can lag on a loaded machine (ListOffsets before the leader is known), and an
+ * empty read must not pass for "nothing was written". Bounded: 15 s.
+ */
+const readBack = async (
+  client: KafkaClient,
+  topic: string,
+  all = false,
+  atLeast = 1,
+): Promise<BrokerRecord[]> => {
+  const until = Date.now() + 15_000;
+  for (;;) {
+    const records = await readOnce(client, topic, all);
+    if (records.length >= atLeast || Date.now() > until) return records;
+    await sleep(200);
+  }
+};
+
 describe.each(['SOURCE', 'JSON'] as const)(
   'a Glue schema registry on moto, the real broker, EventRecordFormat %s',
   (form) => {
@@ -171,7 +191,7 @@ describe.each(['SOURCE', 'JSON'] as const)(
           value: p.value,
         })),
       );
-      const stored = await readBack(client, config.topics.orders);
+      const stored = await readBack(client, config.topics.orders, false, planned.length);
       expect(stored.map((r) => String(r.key))).toEqual(planned.map((p) => p.key));
 
       // Act: the mapping's registry step, then one invocation with what it delivers
@@ -269,7 +289,7 @@ describe("results in the order's format (RESULT_SCHEMA_VERSIONS)", () => {
       })),
     );
     const delivered: KafkaEventRecord[] = [];
-    for (const record of await readBack(client, config.topics.orders)) {
+    for (const record of await readBack(client, config.topics.orders, false, inputs.length)) {
       const outcome = await applySchemaRegistry(record, {
         eventRecordFormat: 'SOURCE',
         lookUp: (id) => lookUpSchemaVersion(glue, id),
@@ -299,7 +319,7 @@ describe("results in the order's format (RESULT_SCHEMA_VERSIONS)", () => {
     // Assess: each result read raw from the broker, its schema looked up in the registry
     expect(response.batchItemFailures).toEqual([]);
     const byOrder = new Map<string, string>();
-    for (const r of await readBack(client, config.topics.processed, true)) {
+    for (const r of await readBack(client, config.topics.processed, true, inputs.length)) {
       const framed = unframeGlue(r.value!);
       if (!framed) {
         byOrder.set(JSON.parse(r.value!.toString()).orderId, 'JSON');
