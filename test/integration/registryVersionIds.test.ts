@@ -5,7 +5,6 @@
  * with the id of `result-avro`, neither configured. kcat reads the framing back.
  */
 import { execFile } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { GetSchemaVersionCommand, type GlueClient } from '@aws-sdk/client-glue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,8 +21,7 @@ import {
 import { readResultFormats } from '../../src/lib/formats/resultFormat.ts';
 import { createProduceOrdersHandler } from '../../src/lib/intake/produceOrders.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
-import { partitionBounds, readRanges } from '../../src/lib/kafka/reader.ts';
-import { applySchemaRegistry, type BrokerRecord } from '../../src/local/esm/schemaRegistry.ts';
+import { applySchemaRegistry } from '../../src/local/esm/schemaRegistry.ts';
 import {
   ensureOrderRegistry,
   ensureSchema,
@@ -34,7 +32,10 @@ import {
 } from '../../src/local/schemaRegistry/glue.ts';
 import { orderFixture } from '../support/fixtures.ts';
 import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
+import { readBack } from '../support/readBack.ts';
 import { awsEndpoint, kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
+
+const READ = { groupId: 'registry-ids-test' };
 
 const run = promisify(execFile);
 
@@ -100,46 +101,6 @@ const kcatValues = async (topic: string): Promise<Buffer[]> => {
 };
 
 /** Every record of a topic as the broker holds it (all partitions). */
-const readOnce = async (client: KafkaClient, topic: string): Promise<BrokerRecord[]> => {
-  const bounds = await partitionBounds(client, [topic]);
-  const out: BrokerRecord[] = [];
-  const summary = await readRanges(client, {
-    groupId: 'registry-ids-test',
-    ranges: bounds.map((b) => ({ topic, partition: b.partition, from: b.low, to: b.high })),
-    timeoutMs: 30_000,
-    onRecord: (r) =>
-      out.push({
-        topic: r.topic,
-        partition: r.partition,
-        offset: Number(r.offset),
-        timestamp: r.timestamp,
-        key: r.key,
-        value: r.value,
-        headers: r.headers,
-      }),
-  });
-  expect(summary.complete).toBe(true);
-  return out;
-};
-
-/**
- * What `topic` holds, once it holds at least `atLeast` records: a just-written topic's
- * offsets can lag on a loaded machine, and an empty read must not pass for "nothing was
- * written". Bounded: 15 s.
- */
-const readBack = async (
-  client: KafkaClient,
-  topic: string,
-  atLeast = 1,
-): Promise<BrokerRecord[]> => {
-  const until = Date.now() + 15_000;
-  for (;;) {
-    const records = await readOnce(client, topic);
-    if (records.length >= atLeast || Date.now() > until) return records;
-    await sleep(200);
-  }
-};
-
 const eventOf = (records: KafkaEventRecord[]): MSKEvent => {
   const byPartition: Record<string, KafkaEventRecord[]> = {};
   for (const r of records) {
@@ -183,7 +144,10 @@ describe('schema version ids from the Glue registry (moto), on the real broker',
     );
     await produce({ idempotencyKey: 'ids-2', orders: orders.slice(2) });
     const delivered: KafkaEventRecord[] = [];
-    for (const record of await readBack(newClient(), config.topics.orders, orders.length)) {
+    for (const record of await readBack(newClient(), config.topics.orders, {
+      ...READ,
+      atLeast: orders.length,
+    })) {
       const outcome = await applySchemaRegistry(record, {
         eventRecordFormat: 'SOURCE',
         lookUp: (id) => lookUpSchemaVersion(glue, id),
@@ -259,7 +223,7 @@ describe('schema version ids from the Glue registry (moto), on the real broker',
     await expect(produced).rejects.toMatchObject({ code: 'CONFIGURATION' });
     await orderOnly({ idempotencyKey: 'missing-2', orders: [orderFixture(2)] });
     const delivered: KafkaEventRecord[] = [];
-    for (const record of await readBack(newClient(), config.topics.orders)) {
+    for (const record of await readBack(newClient(), config.topics.orders, READ)) {
       const outcome = await applySchemaRegistry(record, {
         eventRecordFormat: 'SOURCE',
         lookUp: (id) => lookUpSchemaVersion(glue, id),

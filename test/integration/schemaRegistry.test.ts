@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { GlueClient } from '@aws-sdk/client-glue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineConfig } from '../../src/lib/config.ts';
@@ -18,11 +17,9 @@ import {
   unframeGlue,
 } from '../../src/lib/formats/index.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
-import { partitionBounds, readRanges } from '../../src/lib/kafka/reader.ts';
 import { orderSchema } from '../../src/lib/orders/schema.ts';
 import {
   applySchemaRegistry,
-  type BrokerRecord,
   type SchemaRegistryFailureReason,
 } from '../../src/local/esm/schemaRegistry.ts';
 import {
@@ -35,7 +32,10 @@ import {
 import { orderFixture } from '../support/fixtures.ts';
 import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
 import { kcatRead } from '../support/kcat.ts';
+import { readBack } from '../support/readBack.ts';
 import { awsEndpoint, kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
+
+const READ = { groupId: 'schema-registry-test' };
 
 const LEGACY_AVRO = JSON.stringify({
   type: 'record',
@@ -124,51 +124,6 @@ const plan = (form: EventRecordFormat): Planned[] => [
 ];
 
 /** Every record of the topic (partition 0 unless `all`), raw bytes, read from the broker. */
-const readOnce = async (
-  client: KafkaClient,
-  topic: string,
-  all = false,
-): Promise<BrokerRecord[]> => {
-  const bounds = (await partitionBounds(client, [topic])).filter((b) => all || b.partition === 0);
-  const out: BrokerRecord[] = [];
-  const summary = await readRanges(client, {
-    groupId: 'schema-registry-test',
-    ranges: bounds.map((b) => ({ topic, partition: b.partition, from: b.low, to: b.high })),
-    timeoutMs: 30_000,
-    onRecord: (r) =>
-      out.push({
-        topic: r.topic,
-        partition: r.partition,
-        offset: Number(r.offset),
-        timestamp: r.timestamp,
-        key: r.key,
-        value: r.value,
-        headers: r.headers,
-      }),
-  });
-  expect(summary.complete).toBe(true);
-  return out;
-};
-
-/**
- * What `topic` holds, once it holds at least `atLeast` records: a just-written topic's
- * offsets can lag on a loaded machine (ListOffsets before the leader is known), and an
- * empty read must not pass for "nothing was written". Bounded: 15 s.
- */
-const readBack = async (
-  client: KafkaClient,
-  topic: string,
-  all = false,
-  atLeast = 1,
-): Promise<BrokerRecord[]> => {
-  const until = Date.now() + 15_000;
-  for (;;) {
-    const records = await readOnce(client, topic, all);
-    if (records.length >= atLeast || Date.now() > until) return records;
-    await sleep(200);
-  }
-};
-
 describe.each(['SOURCE', 'JSON'] as const)(
   'a Glue schema registry on moto, the real broker, EventRecordFormat %s',
   (form) => {
@@ -191,7 +146,11 @@ describe.each(['SOURCE', 'JSON'] as const)(
           value: p.value,
         })),
       );
-      const stored = await readBack(client, config.topics.orders, false, planned.length);
+      const stored = await readBack(client, config.topics.orders, {
+        ...READ,
+        partition: 0,
+        atLeast: planned.length,
+      });
       expect(stored.map((r) => String(r.key))).toEqual(planned.map((p) => p.key));
 
       // Act: the mapping's registry step, then one invocation with what it delivers
@@ -289,7 +248,11 @@ describe("results in the order's format (RESULT_SCHEMA_VERSIONS)", () => {
       })),
     );
     const delivered: KafkaEventRecord[] = [];
-    for (const record of await readBack(client, config.topics.orders, false, inputs.length)) {
+    for (const record of await readBack(client, config.topics.orders, {
+      ...READ,
+      partition: 0,
+      atLeast: inputs.length,
+    })) {
       const outcome = await applySchemaRegistry(record, {
         eventRecordFormat: 'SOURCE',
         lookUp: (id) => lookUpSchemaVersion(glue, id),
@@ -319,7 +282,10 @@ describe("results in the order's format (RESULT_SCHEMA_VERSIONS)", () => {
     // Assess: each result read raw from the broker, its schema looked up in the registry
     expect(response.batchItemFailures).toEqual([]);
     const byOrder = new Map<string, string>();
-    for (const r of await readBack(client, config.topics.processed, true, inputs.length)) {
+    for (const r of await readBack(client, config.topics.processed, {
+      ...READ,
+      atLeast: inputs.length,
+    })) {
       const framed = unframeGlue(r.value!);
       if (!framed) {
         byOrder.set(JSON.parse(r.value!.toString()).orderId, 'JSON');
