@@ -26,10 +26,10 @@ import {
   resultValue,
 } from '../../../src/lib/formats/resultFormat.ts';
 import { createProduceOrdersHandler } from '../../../src/lib/intake/produceOrders.ts';
-import type { OutboundMessage, PlacedMessage } from '../../../src/lib/kafka/types.ts';
 import { evaluateOrder, orderSchema } from '../../../src/lib/orders/index.ts';
 import { schemaDefinition, schemaName } from '../../../src/local/schemaRegistry/glue.ts';
 import { orderFixture } from '../../support/fixtures.ts';
+import { recordingKafka as fakeKafka } from '../intake/recordingKafka.ts';
 
 const REGISTRY = 'arn:aws:glue:us-east-1:111122223333:registry/orders-registry';
 const ORDER_ID = '5f7e9c2a-3b1d-4e8f-9a6c-0d2b4f6e8a10';
@@ -147,27 +147,6 @@ describe('RegistryVersionIds', () => {
     expect(calls).toBe(2);
   });
 });
-
-/** Every `write` is one transaction, placed on partition 0. */
-const fakeKafka = () => {
-  const written: OutboundMessage[][] = [];
-  const kafka = {
-    transactionalProducer: () => ({
-      producer: {
-        write: async (messages: OutboundMessage[]): Promise<PlacedMessage[]> => {
-          written.push(messages);
-          return messages.map((m, i) => ({
-            topic: m.topic,
-            partition: 0,
-            baseOffset: '0',
-            offset: String(i),
-          }));
-        },
-      },
-    }),
-  };
-  return { written, kafka };
-};
 
 describe('produceOrders with ORDER_FORMAT and no ORDER_SCHEMA_VERSION_ID', () => {
   const config = readPipelineConfig({ SERVICE_NAME: 'shop', STAGE: 'test', TOPIC_ORDERS: 'o' });

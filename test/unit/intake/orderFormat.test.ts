@@ -10,9 +10,9 @@ import {
   unframeGlue,
 } from '../../../src/lib/formats/index.ts';
 import { createProduceOrdersHandler } from '../../../src/lib/intake/produceOrders.ts';
-import type { OutboundMessage, PlacedMessage } from '../../../src/lib/kafka/types.ts';
 import { orderSchema } from '../../../src/lib/orders/schema.ts';
 import { orderFixture } from '../../support/fixtures.ts';
+import { recordingKafka as fakeKafka } from './recordingKafka.ts';
 
 const VERSION = '5f7e9c2a-3b1d-4e8f-9a6c-0d2b4f6e8a10';
 const config = readPipelineConfig({
@@ -20,27 +20,6 @@ const config = readPipelineConfig({
   STAGE: 'test',
   TOPIC_ORDERS: 'orders.in',
 });
-
-/** Every `write` is one transaction, placed on partition 0. */
-const fakeKafka = () => {
-  const written: OutboundMessage[][] = [];
-  const kafka = {
-    transactionalProducer: () => ({
-      producer: {
-        write: async (messages: OutboundMessage[]): Promise<PlacedMessage[]> => {
-          written.push(messages);
-          return messages.map((m, i) => ({
-            topic: m.topic,
-            partition: 0,
-            baseOffset: '0',
-            offset: String(i),
-          }));
-        },
-      },
-    }),
-  };
-  return { written, kafka };
-};
 
 let codecs: OrderCodecs;
 beforeAll(async () => {
