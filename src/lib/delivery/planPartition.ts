@@ -36,6 +36,8 @@ export interface ProcessedRecord<TDetail = unknown> {
 export type RecordProcessor<TDetail = unknown> = (
   record: DecodedRecord,
   results: ResultBytes,
+  /** Whether the plan keeps the `ok` outcome: a processor may skip making a `detail` when not. */
+  keepDetail?: boolean,
 ) =>
   | OutboundMessage[]
   | ProcessedRecord<TDetail>
@@ -188,7 +190,7 @@ export const planPartition = async <TDetail>(
       if (record.decodeError)
         throw new PoisonRecordError(record.decodeError.code, record.decodeError.message);
       const before = results.length;
-      let processed = processRecord(record, results);
+      let processed = processRecord(record, results, keepOutcomes);
       // a synchronous processor costs no promise per record
       if (isPromise(processed)) processed = await processed;
       const messages = Array.isArray(processed) ? processed : processed.messages;

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { functionPrefix, type PipelineConfig } from '../config.ts';
 import { PoisonRecordError } from '../errors.ts';
-import { readKafkaEvent } from '../events/decode.ts';
+import { headerBytes, readKafkaEvent } from '../events/decode.ts';
 import type { DecodedRecord, KafkaBatchResponse } from '../events/types.ts';
 import {
   eventHoldsSchemaRecords,
@@ -15,8 +15,13 @@ import {
   evaluateOrder,
   type OrderResult,
   type OrderStatus,
+  orderResultJson,
   parseOrder,
   type ReasonCode,
+  scannedReason,
+  scannedResultMaxBytes,
+  scanOrder,
+  writeScannedResult,
 } from '../orders/index.ts';
 import {
   type CheckpointCache,
@@ -95,9 +100,30 @@ const writeOrderResult = (
     writerSchemas?: WriterSchemas | undefined;
   },
   results: ResultBytes,
-): OrderResult => {
+  keepDetail: boolean,
+): OrderOutcomeDetail | undefined => {
   if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
   const metadata = record.valueSchemaMetadata;
+  if (metadata === undefined) {
+    // the common case, plain JSON written plainly: scanned in place, its result written
+    // as bytes from the scan; anything else is parsed below (scanOrder.ts)
+    const scan = scanOrder(record.value);
+    if (scan !== undefined) {
+      const reason = scannedReason(scan, options.now);
+      const chunk = results.begin(scannedResultMaxBytes(scan, options.now, record));
+      const at = results.position;
+      const end = writeScannedResult(chunk, at, record.value, scan, reason, options.now, record);
+      results.end(options.processedTopic, at + scan.orderIdEnd - scan.orderIdStart, end);
+      carryHeaders(record, results);
+      if (!keepDetail) return undefined;
+      const detail: OrderOutcomeDetail = {
+        orderId: record.value.toString('latin1', scan.orderIdStart, scan.orderIdEnd),
+        status: reason === undefined ? 'accepted' : 'rejected',
+      };
+      if (reason !== undefined) detail.reasonCode = reason;
+      return detail;
+    }
+  }
   // plain UTF-8 JSON unless the record's valueSchemaMetadata names a registry format,
   // read with the producer's schema version when the registry has it
   const order =
@@ -116,15 +142,22 @@ const writeOrderResult = (
     options.processedTopic,
     order.orderId,
     metadata === undefined
-      ? JSON.stringify(result)
+      ? orderResultJson(result)
       : resultValue(result, metadata, options.resultFormats),
   );
-  if (record.headers.size > 0)
-    for (const name of CARRIED_HEADERS) {
-      const values = record.headers.get(name);
-      if (values) for (const v of values) results.header(name, v);
-    }
-  return result;
+  carryHeaders(record, results);
+  if (!keepDetail) return undefined;
+  const detail: OrderOutcomeDetail = { orderId: result.orderId, status: result.status };
+  if (result.reasonCode !== undefined) detail.reasonCode = result.reasonCode;
+  return detail;
+};
+
+/** The trace context onto the record's result: the event's header bytes, no header map. */
+const carryHeaders = (record: DecodedRecord, results: ResultBytes): void => {
+  for (const name of CARRIED_HEADERS) {
+    const values = headerBytes(record, name);
+    for (let v = 0; v < values.length; v++) results.header(name, values[v]!);
+  }
 };
 
 /** What a record processor that wrote its results as bytes returns besides the detail. */
@@ -188,11 +221,9 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       resultFormats: deps.resultFormats,
       writerSchemas: deps.writerSchemas,
     };
-    const processRecord = (record: DecodedRecord, results: ResultBytes) => {
-      const result = writeOrderResult(record, resultOptions, results);
-      const detail: OrderOutcomeDetail = { orderId: result.orderId, status: result.status };
-      if (result.reasonCode !== undefined) detail.reasonCode = result.reasonCode;
-      return { messages: NO_MESSAGES, detail };
+    const processRecord = (record: DecodedRecord, results: ResultBytes, keepDetail?: boolean) => {
+      const detail = writeOrderResult(record, resultOptions, results, keepDetail === true);
+      return detail === undefined ? NO_MESSAGES : { messages: NO_MESSAGES, detail };
     };
     const { beforeRecord } = deps;
     const { response, partitions: results } = await processBatch(partitions, {
@@ -207,9 +238,9 @@ export const createProcessOrdersHandler = (deps: ProcessOrdersDeps) => {
       checkpointCache,
       // Synchronous unless a test hook has to be awaited first: no promise per record.
       processRecord: beforeRecord
-        ? async (record, results) => {
+        ? async (record, results, keepDetail) => {
             await beforeRecord(record);
-            return processRecord(record, results);
+            return processRecord(record, results, keepDetail);
           }
         : processRecord,
       telemetry: deps.telemetry,

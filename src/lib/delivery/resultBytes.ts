@@ -110,12 +110,21 @@ export class ResultBytes {
     const chunk = this.#reserve(3 * (key?.length ?? 0) + (text ? 3 : 1) * value.length);
     let at = this.#used;
     const keyStart = key === null ? -1 : at;
-    if (key !== null) at += chunk.write(key, at, 'utf8');
-    const keyEnd = at;
-    if (text) at += chunk.write(value, at, 'utf8');
-    else {
-      chunk.set(value, at);
-      at += value.length;
+    let keyEnd: number;
+    if (key !== null && text) {
+      // one write for both: a call into the encoder costs more than the bytes it copies
+      const written = chunk.write(key + value, at);
+      // all one byte per character (ASCII): the key is its length, else measured
+      keyEnd = at + (written === key.length + value.length ? key.length : Buffer.byteLength(key));
+      at += written;
+    } else {
+      if (key !== null) at += chunk.write(key, at);
+      keyEnd = at;
+      if (text) at += chunk.write(value, at);
+      else {
+        chunk.set(value, at);
+        at += value.length;
+      }
     }
     this.#used = at;
     let topicId = this.#topics.indexOf(topic);
@@ -130,12 +139,51 @@ export class ResultBytes {
     );
   }
 
+  /**
+   * Room for a result the caller writes in place: at least `maxBytes` in the buffer
+   * returned, from {@link position}. {@link end} then records it.
+   *
+   * @example
+   * const chunk = results.begin(max);
+   * const at = results.position;
+   * const valueEnd = write(chunk, at); // key bytes, then value bytes
+   * results.end('orders.processed', at + keyLength, valueEnd);
+   */
+  begin(maxBytes: number): Buffer {
+    return this.#reserve(maxBytes);
+  }
+
+  /** Where the next result's bytes start in the buffer {@link begin} returned. */
+  get position(): number {
+    return this.#used;
+  }
+
+  /** Records the result written since {@link begin}: its key up to `keyEnd`, its value up to `valueEnd`. */
+  end(topic: string, keyEnd: number, valueEnd: number): void {
+    const keyStart = this.#used;
+    if (!(keyStart <= keyEnd && keyEnd <= valueEnd && valueEnd <= this.#chunkBytes))
+      throw new RangeError('ResultBytes.end outside the room begin gave');
+    this.#used = valueEnd;
+    let topicId = this.#topics.indexOf(topic);
+    if (topicId < 0) topicId = this.#topics.push(topic) - 1;
+    this.#spans.push6(
+      topicId,
+      this.#chunks.length - 1,
+      keyStart,
+      keyEnd,
+      valueEnd,
+      this.#headers.length / HEADER,
+    );
+  }
+
   /** Adds a header value (bytes, copied) to the last result added. */
-  header(name: string, value: Uint8Array): void {
+  header(name: string, value: ArrayLike<number>): void {
     if (this.#spans.length === 0) throw new RangeError('ResultBytes.header before any add');
     const chunk = this.#reserve(value.length);
     const start = this.#used;
-    chunk.set(value, start);
+    if (value instanceof Uint8Array) chunk.set(value, start);
+    // an event's byte numbers: a loop, as `set` from an Array takes a slow generic path
+    else for (let i = 0; i < value.length; i++) chunk[start + i] = value[i]!;
     this.#used = start + value.length;
     let nameId = this.#names.indexOf(name);
     if (nameId < 0) nameId = this.#names.push(name) - 1;

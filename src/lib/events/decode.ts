@@ -14,11 +14,11 @@ import {
   type PartitionHint,
   rawText,
 } from './decodeRecord.ts';
+import { readKafkaRecord } from './eventRecord.ts';
 import type { DecodedRecord, HeaderMap, KafkaEvent, PartitionBatch } from './types.ts';
 
 export type { DecodeIssue, DecodeOptions, PartitionHint } from './decodeRecord.ts';
 export { decodeHeaders, decodeKafkaRecord } from './decodeRecord.ts';
-
 export type {
   BuildKafkaEventInput,
   EventRecordInput,
@@ -32,6 +32,7 @@ export {
   toEventRecord,
   toHeaderMap,
 } from './encode.ts';
+export { EventRecord, headerBytes, readKafkaRecord } from './eventRecord.ts';
 
 /** Kafka event sources Lambda delivers, and how this module names them. */
 const EVENT_SOURCES = {
@@ -122,9 +123,12 @@ export class EventPartition implements PartitionBatch {
     return this.#offsets[i]!;
   }
 
-  /** The `i`-th record, decoded now (or taken from `records` once that was asked for). */
+  /**
+   * The `i`-th record, decoded now (or taken from `records` once that was asked for);
+   * its key and headers are decoded when first read (an `EventRecord`, events/eventRecord.ts).
+   */
   recordAt(i: number): DecodedRecord {
-    return this.#records?.[i] ?? decodeKafkaRecord(this.#entries[i], this.#hint, this.#options);
+    return this.#records?.[i] ?? readKafkaRecord(this.#entries[i], this.#hint, this.#options);
   }
 
   /** Every record, decoded once and kept. */

@@ -38,10 +38,10 @@ export interface PartitionHint {
 }
 
 export const NO_OFFSET = -1;
-const NO_TIMESTAMP = -1;
+export const NO_TIMESTAMP = -1;
 // The largest time a Date holds (±100,000,000 days): a timestamp beyond it is no time
 // at all, and a dead letter's `x-dlq-*` times could not be written from it.
-const MAX_DATE_MS = 8.64e15;
+export const MAX_DATE_MS = 8.64e15;
 
 /** Text form of a field that is not a base64 string, so nothing received is lost. */
 export const rawText = (value: unknown): string => {
@@ -91,7 +91,7 @@ export const decodeHeaders = (headers: unknown, report?: (message: string) => vo
 // The UTF-8 length of the last header name measured: records mostly carry the same names.
 let measuredName = '';
 let measuredNameBytes = 0;
-const nameBytes = (name: string): number => {
+export const nameBytes = (name: string): number => {
   if (name !== measuredName) {
     measuredNameBytes = Buffer.byteLength(name);
     measuredName = name;
@@ -140,7 +140,7 @@ const decodeHeadersInto = (
   return size;
 };
 
-const schemaMetadata = (value: unknown): SchemaMetadata | undefined =>
+export const schemaMetadata = (value: unknown): SchemaMetadata | undefined =>
   isRecordObject(value) ? (value as unknown as SchemaMetadata) : undefined;
 
 /**

@@ -26,7 +26,16 @@ export type {
   ReasonCode,
   RecordSource,
 } from './rules.ts';
-export { DEFAULT_ORDER_LIMITS, evaluateOrder, orderLimits, REASON_CODES } from './rules.ts';
+export {
+  DEFAULT_ORDER_LIMITS,
+  evaluateOrder,
+  orderLimits,
+  orderReason,
+  orderResultJson,
+  REASON_CODES,
+} from './rules.ts';
+export { scannedReason, scannedResultMaxBytes, writeScannedResult } from './scannedResult.ts';
+export { SCAN_MAX_ITEMS, ScannedOrder, scanOrder } from './scanOrder.ts';
 export type {
   Order,
   OrderInput,

@@ -90,6 +90,35 @@ describe('ResultBytes', () => {
     // Assess
     expect(String(bytes.message(0).headers?.traceparent)).toBe('00-abc');
   });
+
+  it('records a result written in place between begin and end, beside added ones', () => {
+    // Prepare
+    const bytes = new ResultBytes();
+    bytes.add('t', 'k0', 'v0');
+
+    // Act: key "k1" and value "v1" written by hand into the room given
+    for (let i = 1; i <= 3000; i++) {
+      const chunk = bytes.begin(64);
+      const at = bytes.position;
+      const text = `k${i}{"n":${i}}`;
+      const end = at + chunk.write(text, at, 'latin1');
+      bytes.end('t2', at + `k${i}`.length, end);
+      if (i === 1) bytes.header('h', Buffer.from('x'));
+    }
+
+    // Assess
+    expect(bytes.length).toBe(3001);
+    expect(String(bytes.message(0).key)).toBe('k0');
+    const first = bytes.message(1);
+    expect([first.topic, String(first.key), String(first.value)]).toEqual(['t2', 'k1', '{"n":1}']);
+    expect(String(first.headers?.h)).toBe('x');
+    const last = bytes.message(3000);
+    expect([String(last.key), String(last.value)]).toEqual(['k3000', '{"n":3000}']);
+    expect(last.headers).toEqual({});
+    // an end outside the room begin gave
+    bytes.begin(8);
+    expect(() => bytes.end('t', bytes.position + 2, bytes.position + 1)).toThrow(RangeError);
+  });
 });
 
 /** A DeliveryKafka that keeps what each transaction wrote. */
