@@ -20,7 +20,6 @@ import {
   NO_TIMESTAMP,
   nameBytes,
   type PartitionHint,
-  rawText,
   schemaMetadata,
 } from './decodeRecord.ts';
 import type { DecodedRecord, HeaderMap, SchemaMetadata } from './types.ts';
@@ -116,25 +115,23 @@ export class EventRecord implements DecodedRecord {
   #headers: HeaderMap | undefined;
 
   constructor(
-    fields: {
-      topic: string;
-      partition: number;
-      offset: number;
-      timestamp: number;
-      timestampType: string;
-      value: Buffer | null;
-      rawValue: string | null;
-    },
+    topic: string,
+    partition: number,
+    offset: number,
+    timestamp: number,
+    timestampType: string,
+    value: Buffer | null,
+    rawValue: string | null,
     rawKey: string | null,
     rawHeaders: unknown,
   ) {
-    this.topic = fields.topic;
-    this.partition = fields.partition;
-    this.offset = fields.offset;
-    this.timestamp = fields.timestamp;
-    this.timestampType = fields.timestampType;
-    this.value = fields.value;
-    this.rawValue = fields.rawValue;
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = offset;
+    this.timestamp = timestamp;
+    this.timestampType = timestampType;
+    this.value = value;
+    this.rawValue = rawValue;
     this.#rawKey = rawKey;
     this.#rawHeaders = rawHeaders;
     _lastMade = this;
@@ -246,37 +243,28 @@ export const readKafkaRecord = (
   const headersSize = measureHeaders(raw.headers);
   if (headersSize < 0) return decodeKafkaRecord(raw, hint, options);
 
-  const rawValueField = raw.value;
-  const rawValue =
-    rawValueField === undefined || rawValueField === null ? null : rawText(rawValueField);
+  const rawValue = raw.value;
   let value: Buffer | null = null;
-  if (rawValue !== null) {
-    const decoded = typeof rawValueField === 'string' ? decodeBase64Strict(rawValue) : undefined;
+  if (rawValue !== undefined && rawValue !== null) {
+    const decoded = typeof rawValue === 'string' ? decodeBase64Strict(rawValue) : undefined;
     if (decoded === undefined) return decodeKafkaRecord(raw, hint, options);
     value = decoded;
   }
 
-  const offset =
+  const record = new EventRecord(
+    typeof raw.topic === 'string' && raw.topic !== '' ? raw.topic : hint.topic,
+    Number.isSafeInteger(raw.partition) && (raw.partition as number) >= 0
+      ? (raw.partition as number)
+      : hint.partition,
     Number.isSafeInteger(raw.offset) && (raw.offset as number) >= 0
       ? (raw.offset as number)
-      : NO_OFFSET;
-  const record = new EventRecord(
-    {
-      topic: typeof raw.topic === 'string' && raw.topic !== '' ? raw.topic : hint.topic,
-      partition:
-        Number.isSafeInteger(raw.partition) && (raw.partition as number) >= 0
-          ? (raw.partition as number)
-          : hint.partition,
-      offset,
-      timestamp:
-        typeof raw.timestamp === 'number' && Math.abs(raw.timestamp) <= MAX_DATE_MS
-          ? raw.timestamp
-          : NO_TIMESTAMP,
-      timestampType:
-        typeof raw.timestampType === 'string' ? raw.timestampType : 'NO_TIMESTAMP_TYPE',
-      value,
-      rawValue,
-    },
+      : NO_OFFSET,
+    typeof raw.timestamp === 'number' && Math.abs(raw.timestamp) <= MAX_DATE_MS
+      ? raw.timestamp
+      : NO_TIMESTAMP,
+    typeof raw.timestampType === 'string' ? raw.timestampType : 'NO_TIMESTAMP_TYPE',
+    value,
+    value === null ? null : (rawValue as string),
     rawKey === undefined || rawKey === null ? null : (rawKey as string),
     raw.headers,
   );

@@ -103,26 +103,34 @@ export class ScannedOrder {
 const scanned = new ScannedOrder();
 const EMPTY = Buffer.alloc(0);
 
-/** Where a scan is: the bytes, the position, and what the current field read. */
-let input: Buffer = Buffer.alloc(0);
-let at = 0;
-let stringStart = 0;
-let stringEnd = 0;
-let number = 0;
+/**
+ * Where a scan is: the bytes, the position, and what the current field read. Fields of
+ * one object, not module variables: those cost a check on every read in optimized code.
+ */
+class Cursor {
+  input: Buffer = EMPTY;
+  at = 0;
+  stringStart = 0;
+  stringEnd = 0;
+  number = 0;
+  /** After a member: whether a `,` said more follow. */
+  more = false;
+}
+const c = new Cursor();
 
 const skipSpace = (): void => {
-  while (at < input.length && isSpace(input[at]!)) at++;
+  while (c.at < c.input.length && isSpace(c.input[c.at]!)) c.at++;
 };
 
 /** Reads `"..."` of bytes 0x20-0x7f but `"` and `\`; false for anything else. */
 const readString = (): boolean => {
-  if (input[at] !== QUOTE) return false;
-  stringStart = ++at;
-  const end = input.length;
-  for (; at < end; at++) {
-    const b = input[at]!;
+  if (c.input[c.at] !== QUOTE) return false;
+  c.stringStart = ++c.at;
+  const end = c.input.length;
+  for (; c.at < end; c.at++) {
+    const b = c.input[c.at]!;
     if (b === QUOTE) {
-      stringEnd = at++;
+      c.stringEnd = c.at++;
       return true;
     }
     if (b < 0x20 || b > 0x7e || b === BACKSLASH) return false;
@@ -132,9 +140,9 @@ const readString = (): boolean => {
 
 /** The current string is an identifier (`ID_PATTERN`). */
 const stringIsIdentifier = (): boolean => {
-  const length = stringEnd - stringStart;
+  const length = c.stringEnd - c.stringStart;
   if (length < 1 || length > MAX_ID_LENGTH) return false;
-  for (let i = stringStart; i < stringEnd; i++) if (ID_BYTES[input[i]!] === 0) return false;
+  for (let i = c.stringStart; i < c.stringEnd; i++) if (ID_BYTES[c.input[i]!] === 0) return false;
   return true;
 };
 
@@ -144,24 +152,24 @@ const stringIsIdentifier = (): boolean => {
  * parser may still read as an integer.
  */
 const readInteger = (): boolean => {
-  const start = at;
+  const start = c.at;
   let value = 0;
-  const end = input.length;
-  while (at < end) {
-    const b = input[at]!;
+  const end = c.input.length;
+  while (c.at < end) {
+    const b = c.input[c.at]!;
     if (b < ZERO || b > NINE) break;
     value = value * 10 + (b - ZERO);
-    at++;
+    c.at++;
   }
-  const digits = at - start;
+  const digits = c.at - start;
   // exact while it is a safe integer (each step is then below 2^53); beyond, it rounds
   // to 2^53 or more and is refused
   if (digits === 0 || digits > MAX_INTEGER_DIGITS || !Number.isSafeInteger(value)) return false;
-  if (digits > 1 && input[start] === ZERO) return false;
+  if (digits > 1 && c.input[start] === ZERO) return false;
   // a fraction or an exponent follows: not a plain integer
-  const next = input[at];
+  const next = c.input[c.at];
   if (next === POINT || next === 0x65 || next === 0x45) return false;
-  number = value;
+  c.number = value;
   return true;
 };
 
@@ -170,43 +178,43 @@ const readInteger = (): boolean => {
  * `number`; false when it would not convert, or would need its exact (BigInt) path.
  */
 const stringAsMinorUnits = (exponent: number): boolean => {
-  const length = stringEnd - stringStart;
+  const length = c.stringEnd - c.stringStart;
   if (length === 0 || length > MAX_DECIMAL_LENGTH) return false;
-  let i = stringStart;
+  let i = c.stringStart;
   let value = 0;
-  const lead = input[i]!;
+  const lead = c.input[i]!;
   if (lead === ZERO) i++;
   else if (lead > ZERO && lead <= NINE) {
-    for (; i < stringEnd; i++) {
-      const b = input[i]!;
+    for (; i < c.stringEnd; i++) {
+      const b = c.input[i]!;
       if (b < ZERO || b > NINE) break;
       value = value * 10 + (b - ZERO);
     }
   } else return false;
-  const wholeDigits = i - stringStart;
+  const wholeDigits = i - c.stringStart;
   let fractionDigits = 0;
-  if (i < stringEnd) {
-    if (input[i] !== POINT || i === stringEnd - 1) return false;
-    for (i++; i < stringEnd; i++) {
-      const b = input[i]!;
+  if (i < c.stringEnd) {
+    if (c.input[i] !== POINT || i === c.stringEnd - 1) return false;
+    for (i++; i < c.stringEnd; i++) {
+      const b = c.input[i]!;
       if (b < ZERO || b > NINE) return false;
       value = value * 10 + (b - ZERO);
       fractionDigits++;
     }
   }
   if (fractionDigits > exponent || wholeDigits + exponent > MAX_EXACT_DIGITS) return false;
-  number = value * POWERS_OF_TEN[exponent - fractionDigits]!;
+  c.number = value * POWERS_OF_TEN[exponent - fractionDigits]!;
   return true;
 };
 
 /** Which of `keys` the string just read is, or -1. */
 const keyIndex = (keys: readonly Buffer[]): number => {
-  const length = stringEnd - stringStart;
+  const length = c.stringEnd - c.stringStart;
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k]!;
     if (key.length !== length) continue;
     let same = true;
-    for (let i = 0; i < length && same; i++) same = key[i] === input[stringStart + i];
+    for (let i = 0; i < length && same; i++) same = key[i] === c.input[c.stringStart + i];
     if (same) return k;
   }
   return -1;
@@ -217,8 +225,8 @@ const readKey = (keys: readonly Buffer[]): number => {
   if (!readString()) return -1;
   const k = keyIndex(keys);
   skipSpace();
-  if (input[at] !== COLON) return -1;
-  at++;
+  if (c.input[c.at] !== COLON) return -1;
+  c.at++;
   skipSpace();
   return k;
 };
@@ -227,19 +235,18 @@ const readKey = (keys: readonly Buffer[]): number => {
  * After a member: `,` (true, with `more` set) or the closing byte (true, `more`
  * cleared); anything else false.
  */
-let more = false;
 const readSeparator = (close: number): boolean => {
   skipSpace();
-  const b = input[at];
+  const b = c.input[c.at];
   if (b === COMMA) {
-    at++;
+    c.at++;
     skipSpace();
-    more = true;
+    c.more = true;
     return true;
   }
   if (b === close) {
-    at++;
-    more = false;
+    c.at++;
+    c.more = false;
     return true;
   }
   return false;
@@ -251,27 +258,27 @@ const readItem = (index: number, exponent: number): boolean => {
   let seen = 0;
   let quantity = 0;
   let price = -1;
-  if (input[at] === CLOSE_BRACE) return false;
+  if (c.input[c.at] === CLOSE_BRACE) return false;
   do {
     const k = readKey(ITEM_KEY_BYTES);
     if (k < 0 || (seen & (1 << k)) !== 0) return false;
     seen |= 1 << k;
     if (k === 0) {
       if (!readString() || !stringIsIdentifier()) return false;
-      scanned.sku(input, index, stringStart, stringEnd);
+      scanned.sku(c.input, index, c.stringStart, c.stringEnd);
     } else if (k === 1) {
-      if (!readInteger() || number < 1 || number > MAX_QUANTITY) return false;
-      quantity = number;
+      if (!readInteger() || c.number < 1 || c.number > MAX_QUANTITY) return false;
+      quantity = c.number;
     } else if (k === 2) {
       if (!readInteger()) return false;
-      price = number;
+      price = c.number;
     } else {
       // a decimal price needs the currency, so it must come first
       if (exponent < 0 || !readString() || !stringAsMinorUnits(exponent)) return false;
-      price = number;
+      price = c.number;
     }
     if (!readSeparator(CLOSE_BRACE)) return false;
-  } while (more);
+  } while (c.more);
   // sku, quantity and exactly one of the two prices
   if ((seen & 0b11) !== 0b11 || (seen & 0b1100) === 0b1100 || price < 0) return false;
   const total = scanned.total;
@@ -284,17 +291,17 @@ const readItem = (index: number, exponent: number): boolean => {
 
 /** The `items` array: 1 to {@link SCAN_MAX_ITEMS} line items. */
 const readItems = (exponent: number): boolean => {
-  if (input[at] !== OPEN_BRACKET) return false;
-  at++;
+  if (c.input[c.at] !== OPEN_BRACKET) return false;
+  c.at++;
   skipSpace();
   let count = 0;
   do {
-    if (count === SCAN_MAX_ITEMS || input[at] !== OPEN_BRACE) return false;
-    at++;
+    if (count === SCAN_MAX_ITEMS || c.input[c.at] !== OPEN_BRACE) return false;
+    c.at++;
     if (!readItem(count, exponent)) return false;
     count++;
     if (!readSeparator(CLOSE_BRACKET)) return false;
-  } while (more);
+  } while (c.more);
   scanned.itemCount = count;
   return true;
 };
@@ -310,15 +317,15 @@ const readItems = (exponent: number): boolean => {
  */
 export const scanOrder = (bytes: Buffer): ScannedOrder | undefined => {
   if (CREATED_AT_PATTERN === undefined) return undefined;
-  input = bytes;
-  at = 0;
+  c.input = bytes;
+  c.at = 0;
   const order = scanned;
   order.total = 0;
   order.duplicateSku = false;
   try {
     skipSpace();
-    if (input[at] !== OPEN_BRACE) return undefined;
-    at++;
+    if (c.input[c.at] !== OPEN_BRACE) return undefined;
+    c.at++;
     skipSpace();
     let seen = 0;
     let exponent = -1;
@@ -332,33 +339,35 @@ export const scanOrder = (bytes: Buffer): ScannedOrder | undefined => {
         if (!readString()) return undefined;
         if (k === 0) {
           if (!stringIsIdentifier()) return undefined;
-          order.orderIdStart = stringStart;
-          order.orderIdEnd = stringEnd;
+          order.orderIdStart = c.stringStart;
+          order.orderIdEnd = c.stringEnd;
         } else if (k === 1) {
           if (!stringIsIdentifier()) return undefined;
-          order.customerIdStart = stringStart;
-          order.customerIdEnd = stringEnd;
+          order.customerIdStart = c.stringStart;
+          order.customerIdEnd = c.stringEnd;
         } else if (k === 2) {
-          if (stringEnd - stringStart !== 3) return undefined;
+          if (c.stringEnd - c.stringStart !== 3) return undefined;
           const code = CURRENCIES.get(
-            (input[stringStart]! << 16) | (input[stringStart + 1]! << 8) | input[stringStart + 2]!,
+            (c.input[c.stringStart]! << 16) |
+              (c.input[c.stringStart + 1]! << 8) |
+              c.input[c.stringStart + 2]!,
           );
           if (code === undefined) return undefined;
           order.currency = code;
           exponent = currencyExponent(code);
         } else {
-          const text = input.toString('latin1', stringStart, stringEnd);
+          const text = c.input.toString('latin1', c.stringStart, c.stringEnd);
           if (!CREATED_AT_PATTERN.test(text)) return undefined;
           order.createdAt = text;
         }
       }
       if (!readSeparator(CLOSE_BRACE)) return undefined;
-    } while (more);
+    } while (c.more);
     if (seen !== 0b11111) return undefined;
     skipSpace();
-    return at === input.length ? order : undefined;
+    return c.at === c.input.length ? order : undefined;
   } finally {
     // the scan keeps no reference to the value it read
-    input = EMPTY;
+    c.input = EMPTY;
   }
 };

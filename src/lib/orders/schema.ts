@@ -130,25 +130,9 @@ export const CREATED_AT_PATTERN: RegExp | undefined = createdAtSchema._zod.def.p
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The characters {@link ID_PATTERN} allows, by character code (1: allowed). */
-const ID_CHARS = new Uint8Array(128);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-')
-  ID_CHARS[c.charCodeAt(0)] = 1;
-
-/**
- * `identifier()`: a string matching {@link ID_PATTERN}, checked by a table instead of the
- * regex (a fifth of the validation's time went to the three to five tests per order).
- */
-const isIdentifier = (value: unknown): value is string => {
-  if (typeof value !== 'string') return false;
-  const length = value.length;
-  if (length < 1 || length > 64) return false;
-  for (let i = 0; i < length; i++) {
-    const code = value.charCodeAt(i);
-    if (code > 127 || ID_CHARS[code] === 0) return false;
-  }
-  return true;
-};
+/** `identifier()`: a string matching {@link ID_PATTERN}. */
+const isIdentifier = (value: unknown): value is string =>
+  typeof value === 'string' && ID_PATTERN.test(value);
 
 /** One line item as the transform makes it, or `undefined` when the schema would not. */
 const lineItemFast = (value: unknown, currency: CurrencyCode): OrderLineItem | undefined => {
