@@ -155,11 +155,16 @@ export const planPartition = async <TDetail>(
   checkpoint: number | undefined,
   options: PlanOptions<TDetail>,
 ): Promise<PartitionPlan<TDetail>> => {
+  // every field from the start: a field added later is a new hidden class, which a full
+  // GC between invocations collects, deoptimizing the code that read plans (--trace-deopt)
   const plan: PartitionPlan<TDetail> = {
     outbound: [],
     results: new ResultBytes(),
     outcomes: [],
     counts: { ok: 0, poison: 0, skipped: 0 },
+    firstUnprocessed: undefined,
+    nextOffset: undefined,
+    stop: undefined,
   };
   const { outbound, outcomes, results, counts } = plan;
   const { planUntil, processRecord } = options;

@@ -138,12 +138,25 @@ const readString = (): boolean => {
   return false;
 };
 
-/** The current string is an identifier (`ID_PATTERN`). */
-const stringIsIdentifier = (): boolean => {
-  const length = c.stringEnd - c.stringStart;
-  if (length < 1 || length > MAX_ID_LENGTH) return false;
-  for (let i = c.stringStart; i < c.stringEnd; i++) if (ID_BYTES[c.input[i]!] === 0) return false;
-  return true;
+/**
+ * Reads `"..."` holding an identifier (`ID_PATTERN`: 1 to 64 of `A-Z a-z 0-9 . _ : -`),
+ * in the same pass as the string; false for anything else, an escape included.
+ */
+const readIdentifier = (): boolean => {
+  const { input } = c;
+  if (input[c.at] !== QUOTE) return false;
+  const start = c.at + 1;
+  const last = Math.min(input.length, start + MAX_ID_LENGTH + 1);
+  for (let at = start; at < last; at++) {
+    const b = input[at]!;
+    if (ID_BYTES[b] === 1) continue;
+    if (b !== QUOTE || at === start) return false;
+    c.stringStart = start;
+    c.stringEnd = at;
+    c.at = at + 1;
+    return true;
+  }
+  return false;
 };
 
 /**
@@ -264,7 +277,7 @@ const readItem = (index: number, exponent: number): boolean => {
     if (k < 0 || (seen & (1 << k)) !== 0) return false;
     seen |= 1 << k;
     if (k === 0) {
-      if (!readString() || !stringIsIdentifier()) return false;
+      if (!readIdentifier()) return false;
       scanned.sku(c.input, index, c.stringStart, c.stringEnd);
     } else if (k === 1) {
       if (!readInteger() || c.number < 1 || c.number > MAX_QUANTITY) return false;
@@ -336,17 +349,16 @@ export const scanOrder = (bytes: Buffer): ScannedOrder | undefined => {
       if (k === 4) {
         if (!readItems(exponent)) return undefined;
       } else {
-        if (!readString()) return undefined;
         if (k === 0) {
-          if (!stringIsIdentifier()) return undefined;
+          if (!readIdentifier()) return undefined;
           order.orderIdStart = c.stringStart;
           order.orderIdEnd = c.stringEnd;
         } else if (k === 1) {
-          if (!stringIsIdentifier()) return undefined;
+          if (!readIdentifier()) return undefined;
           order.customerIdStart = c.stringStart;
           order.customerIdEnd = c.stringEnd;
         } else if (k === 2) {
-          if (c.stringEnd - c.stringStart !== 3) return undefined;
+          if (!readString() || c.stringEnd - c.stringStart !== 3) return undefined;
           const code = CURRENCIES.get(
             (c.input[c.stringStart]! << 16) |
               (c.input[c.stringStart + 1]! << 8) |
@@ -356,6 +368,7 @@ export const scanOrder = (bytes: Buffer): ScannedOrder | undefined => {
           order.currency = code;
           exponent = currencyExponent(code);
         } else {
+          if (!readString()) return undefined;
           const text = c.input.toString('latin1', c.stringStart, c.stringEnd);
           if (!CREATED_AT_PATTERN.test(text)) return undefined;
           order.createdAt = text;
