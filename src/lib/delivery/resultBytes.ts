@@ -111,13 +111,15 @@ export class ResultBytes {
     let at = this.#used;
     const keyStart = key === null ? -1 : at;
     let keyEnd: number;
-    if (key !== null && text) {
-      // one write for both: a call into the encoder costs more than the bytes it copies
-      const written = chunk.write(key + value, at);
-      // all one byte per character (ASCII): the key is its length, else measured
-      keyEnd = at + (written === key.length + value.length ? key.length : Buffer.byteLength(key));
+    const written = key !== null && text ? chunk.write(key + value, at) : -1;
+    if (key !== null && written === key.length + (value as string).length) {
+      // ASCII (a byte per character): one write for both, as a call into the encoder
+      // costs more than the bytes it copies; the key is its length
+      keyEnd = at + key.length;
       at += written;
     } else {
+      // written apart otherwise, as UTF-8 encodes them apart (a lone surrogate at the
+      // seam stays two replacement characters): what the joint write put is overwritten
       if (key !== null) at += chunk.write(key, at);
       keyEnd = at;
       if (text) at += chunk.write(value, at);
@@ -126,7 +128,12 @@ export class ResultBytes {
         at += value.length;
       }
     }
-    this.#used = at;
+    this.#record(topic, keyStart, keyEnd, at);
+  }
+
+  /** Records a result whose bytes lie in the current buffer, and moves past them. */
+  #record(topic: string, keyStart: number, keyEnd: number, valueEnd: number): void {
+    this.#used = valueEnd;
     let topicId = this.#topics.indexOf(topic);
     if (topicId < 0) topicId = this.#topics.push(topic) - 1;
     this.#spans.push6(
@@ -134,7 +141,7 @@ export class ResultBytes {
       this.#chunks.length - 1,
       keyStart,
       keyEnd,
-      at,
+      valueEnd,
       this.#headers.length / HEADER,
     );
   }
@@ -163,17 +170,7 @@ export class ResultBytes {
     const keyStart = this.#used;
     if (!(keyStart <= keyEnd && keyEnd <= valueEnd && valueEnd <= this.#chunkBytes))
       throw new RangeError('ResultBytes.end outside the room begin gave');
-    this.#used = valueEnd;
-    let topicId = this.#topics.indexOf(topic);
-    if (topicId < 0) topicId = this.#topics.push(topic) - 1;
-    this.#spans.push6(
-      topicId,
-      this.#chunks.length - 1,
-      keyStart,
-      keyEnd,
-      valueEnd,
-      this.#headers.length / HEADER,
-    );
+    this.#record(topic, keyStart, keyEnd, valueEnd);
   }
 
   /** Adds a header value (bytes, copied) to the last result added. */

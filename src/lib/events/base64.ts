@@ -1,7 +1,7 @@
 /** Strict base64 for event fields: Node's decoder forgives too much to detect corruption. */
 
 /** Base64 digit values of `A-Z a-z 0-9 + /` by character code, -1 for every other ASCII code. */
-const BASE64_DIGITS = new Int8Array(128).fill(-1);
+export const BASE64_DIGITS = new Int8Array(128).fill(-1);
 for (const [value, digit] of [
   ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
 ].entries())

@@ -9,7 +9,7 @@
  * malformed header, sends the record down the eager path, which keeps its raw text and
  * reports the header through `onIssue`; `RECORD_TOO_LARGE` counts the same bytes.
  */
-import { decodeBase64Strict } from './base64.ts';
+import { BASE64_DIGITS, decodeBase64Strict } from './base64.ts';
 import {
   type DecodeOptions,
   decodeHeaders,
@@ -23,13 +23,6 @@ import {
   schemaMetadata,
 } from './decodeRecord.ts';
 import type { DecodedRecord, HeaderMap, SchemaMetadata } from './types.ts';
-
-/** Base64 digit values by character code (-1: not a digit), for the key's check. */
-const DIGITS = new Int8Array(128).fill(-1);
-for (const [value, digit] of [
-  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
-].entries())
-  DIGITS[digit.charCodeAt(0)] = value;
 
 /**
  * The byte length `text` decodes to under {@link decodeBase64Strict}, or -1 when that
@@ -45,10 +38,13 @@ export const strictBase64Length = (text: string): number => {
   const digits = length - padding;
   for (let i = 0; i < digits; i++) {
     const code = text.charCodeAt(i);
-    if (code > 127 || DIGITS[code]! < 0) return -1;
+    if (code > 127 || BASE64_DIGITS[code]! < 0) return -1;
   }
   // the last digit before the padding carries no bits beyond the last byte
-  if (padding > 0 && (DIGITS[text.charCodeAt(digits - 1)]! & (padding === 1 ? 0b11 : 0b1111)) !== 0)
+  if (
+    padding > 0 &&
+    (BASE64_DIGITS[text.charCodeAt(digits - 1)]! & (padding === 1 ? 0b11 : 0b1111)) !== 0
+  )
     return -1;
   return (length / 4) * 3 - padding;
 };

@@ -91,6 +91,16 @@ describe('ResultBytes', () => {
     expect(String(bytes.message(0).headers?.traceparent)).toBe('00-abc');
   });
 
+  it('keeps key and value apart when a lone surrogate meets another at the seam', () => {
+    // joined, '\uD83D' + '\uDE00' would be one 4-byte character; apart, two replacements
+    const bytes = new ResultBytes();
+    bytes.add('t', 'k\uD83D', '\uDE00v');
+    bytes.add('t', 'k', 'v');
+    expect(bytes.message(0).key).toEqual(Buffer.from('k\uD83D', 'utf8'));
+    expect(bytes.message(0).value).toEqual(Buffer.from('\uDE00v', 'utf8'));
+    expect(String(bytes.message(1).key)).toBe('k');
+  });
+
   it('records a result written in place between begin and end, beside added ones', () => {
     // Prepare
     const bytes = new ResultBytes();
