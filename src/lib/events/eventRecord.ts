@@ -100,9 +100,11 @@ export class EventRecord implements DecodedRecord {
   timestampType: string;
   value: Buffer | null;
   rawValue: string | null;
-  keySchemaMetadata?: SchemaMetadata;
-  valueSchemaMetadata?: SchemaMetadata;
-  decodeError?: DecodedRecord['decodeError'];
+  // set only when there is one, as on a plain record (`'decodeError' in record` is false
+  // for a sound record): declared, so no field is made at construction
+  declare keySchemaMetadata?: SchemaMetadata;
+  declare valueSchemaMetadata?: SchemaMetadata;
+  declare decodeError?: DecodedRecord['decodeError'];
   /** The key's base64 text until it is read, then `undefined`. */
   #rawKey: string | null | undefined;
   #key: Buffer | null = null;

@@ -173,10 +173,24 @@ const safeDayBefore = (latest: number): string => {
   return safeDay;
 };
 
-/** Whether `createdAt` names an instant after `latest` (epoch ms). */
+/** Whether `c` is the character code of a decimal digit. */
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/**
+ * Whether `createdAt` names an instant after `latest` (epoch ms). The short cut reads a
+ * four-digit year and takes the offset to be within ±23:59, as the schema's pattern
+ * has it; anything else (a hand-built `Order` outside the schema) is parsed.
+ */
 const isAfter = (createdAt: string, latest: number): boolean => {
   const day = safeDayBefore(latest);
-  if (day !== '') {
+  if (
+    day !== '' &&
+    createdAt.charCodeAt(4) === 45 &&
+    isDigit(createdAt.charCodeAt(0)) &&
+    isDigit(createdAt.charCodeAt(1)) &&
+    isDigit(createdAt.charCodeAt(2)) &&
+    isDigit(createdAt.charCodeAt(3))
+  ) {
     // the order's own day, as written, against the safe day: both 'YYYY-MM-DD'
     for (let i = 0; i < 10; i++) {
       const c = createdAt.charCodeAt(i);

@@ -122,7 +122,7 @@ const skipSpace = (): void => {
   while (c.at < c.input.length && isSpace(c.input[c.at]!)) c.at++;
 };
 
-/** Reads `"..."` of bytes 0x20-0x7f but `"` and `\`; false for anything else. */
+/** Reads `"..."` of printable ASCII (0x20-0x7e) but `"` and `\`; false for anything else. */
 const readString = (): boolean => {
   if (c.input[c.at] !== QUOTE) return false;
   c.stringStart = ++c.at;

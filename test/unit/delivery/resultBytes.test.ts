@@ -182,10 +182,17 @@ describe('processOrders results as bytes', () => {
             ),
           );
           const { kafka, written } = memoryKafka();
+          const details: unknown[] = [];
           const handler = createProcessOrdersHandler({
             config,
             kafka: async () => kafka,
             now: () => now,
+            // every other run reports outcomes: the detail is made only then
+            ...(specs[0]!.traced && {
+              onOutcome: (o: { kind: string; detail?: unknown }) => {
+                if (o.kind === 'ok') details.push(o.detail);
+              },
+            }),
           });
 
           // Act
@@ -206,7 +213,15 @@ describe('processOrders results as bytes', () => {
                 ? { traceparent: [Buffer.from(traceparentFixture(specs[offset]!.i))] }
                 : {},
             );
+            // what a reporter is told of the order: id, status, reason
+            if (specs[0]!.traced)
+              expect(details[offset]).toEqual({
+                orderId: expected.orderId,
+                status: expected.status,
+                ...(expected.reasonCode !== undefined && { reasonCode: expected.reasonCode }),
+              });
           });
+          expect(details).toHaveLength(specs[0]!.traced ? orders.length : 0);
         },
       ),
       { numRuns: 60 },

@@ -68,26 +68,39 @@ const headersArb = fc.oneof(
   { weight: 8, arbitrary: fc.array(headerEntryArb, { maxLength: 4 }) },
   fc.constantFrom(undefined, null, 'headers', {}),
 );
-const rawRecordArb = fc
-  .record({
-    offset: fc.oneof(fc.nat(), fc.constantFrom(-1, 1.5, '3')),
-    timestamp: fc.oneof(fc.nat(), fc.constantFrom(9e15, -1, 'x')),
-    key: keyArb,
-    value: valueArb,
-    headers: headersArb,
-    metadata: fc.boolean(),
-  })
-  .map(({ metadata, ...r }) => {
-    const raw: Record<string, unknown> = {
-      topic: 'orders',
-      partition: 1,
-      timestampType: 'CREATE_TIME',
-      ...r,
-    };
-    for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
-    if (metadata) raw.valueSchemaMetadata = { dataFormat: 'AVRO', schemaId: 'id-1' };
-    return raw;
-  });
+const rawRecordArb = fc.oneof(
+  {
+    weight: 20,
+    arbitrary: fc
+      .record({
+        topic: fc.oneof(
+          { weight: 4, arbitrary: fc.constant('orders') },
+          fc.constantFrom('', 'other.topic', 7, null, undefined),
+        ),
+        partition: fc.oneof(
+          { weight: 4, arbitrary: fc.nat({ max: 12 }) },
+          fc.constantFrom(-1, 1.5, '2', null, undefined),
+        ),
+        offset: fc.oneof(fc.nat(), fc.constantFrom(-1, 1.5, '3')),
+        timestamp: fc.oneof(fc.nat(), fc.constantFrom(9e15, -9e15, -1, 'x')),
+        timestampType: fc.constantFrom('CREATE_TIME', 'LOG_APPEND_TIME', 3, undefined),
+        key: keyArb,
+        value: valueArb,
+        headers: headersArb,
+        keyMetadata: fc.constantFrom(undefined, { dataFormat: 'AVRO', schemaId: 'k-1' }, 'x'),
+        valueMetadata: fc.constantFrom(undefined, { dataFormat: 'AVRO', schemaId: 'id-1' }, []),
+      })
+      .map(({ keyMetadata, valueMetadata, ...r }) => {
+        const raw: Record<string, unknown> = { ...r };
+        if (keyMetadata !== undefined) raw.keySchemaMetadata = keyMetadata;
+        if (valueMetadata !== undefined) raw.valueSchemaMetadata = valueMetadata;
+        for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
+        return raw as unknown;
+      }),
+  },
+  // not a record at all
+  fc.constantFrom(null, undefined, 'record', 42, ['x']),
+);
 const limitArb = fc.option(fc.nat({ max: 120 }), { nil: undefined });
 
 /** A record as plain data: an EventRecord's fields read through its accessors. */
@@ -115,6 +128,11 @@ describe('readKafkaRecord: the key and headers decoded when read', () => {
         // Assess
         expect(plain(read)).toEqual(eager);
         expect(lazyIssues).toEqual(eagerIssues);
+        // the same own fields (an EventRecord's key and headers are accessors), so `in`
+        // and a spread see what they see on a plain record, but those two
+        const own = new Set(Object.keys(read));
+        if (read instanceof EventRecord) own.add('key').add('headers');
+        expect(own).toEqual(new Set(Object.keys(eager)));
       }),
       { numRuns: 5_000 },
     );

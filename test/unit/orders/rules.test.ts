@@ -119,6 +119,15 @@ describe('evaluateOrder: accepted orders', () => {
     // Assess
     expect(result.status).toBe('accepted');
   });
+
+  it('judges a createdAt outside the schema by Date.parse, not by its first ten characters', () => {
+    // a hand-built Order: an expanded year, which the schema refuses and Date.parse reads
+    const far = evaluateOrder(order({ createdAt: '+010000-01-01T00:00:00.000Z' }), { now: NOW });
+    const past = evaluateOrder(order({ createdAt: '-000001-01-01T00:00:00.000Z' }), { now: NOW });
+
+    expect(far.reasonCode).toBe('CREATED_IN_FUTURE');
+    expect(past.status).toBe('accepted');
+  });
 });
 
 /** One order per reason code; the test below checks the list is complete. */
