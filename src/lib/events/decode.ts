@@ -8,6 +8,7 @@
 import { PipelineError } from '../errors.ts';
 import {
   type DecodeOptions,
+  decodeHeaders,
   decodeKafkaRecord,
   isRecordObject,
   NO_OFFSET,
@@ -129,6 +130,17 @@ export class EventPartition implements PartitionBatch {
    */
   recordAt(i: number): DecodedRecord {
     return this.#records?.[i] ?? readKafkaRecord(this.#entries[i], this.#hint, this.#options);
+  }
+
+  /**
+   * The `i`-th record's headers, without decoding its key or value (or taken from
+   * `records` once that was asked for): what a tracer reads of every record of a batch.
+   */
+  headersAt(i: number): HeaderMap {
+    const decoded = this.#records?.[i];
+    if (decoded) return decoded.headers;
+    const entry = this.#entries[i];
+    return isRecordObject(entry) ? decodeHeaders(entry.headers) : new Map();
   }
 
   /** Every record, decoded once and kept. */

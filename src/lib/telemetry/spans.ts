@@ -14,6 +14,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { safeMessage } from '../errors.ts';
+import { EventPartition } from '../events/decode.ts';
 import type { PartitionBatch } from '../events/types.ts';
 import { extractSpanContext, injectContext } from './propagation.ts';
 import {
@@ -98,30 +99,36 @@ export const deliveryTelemetry = (options: DeliveryTelemetryOptions): DeliveryTe
 
   return {
     startPartition: (batch: PartitionBatch): PartitionSpan => {
+      // an event's partition is read for its offsets and headers only: its records are
+      // decoded by the loop as it reaches them, not all here and kept (events/decode.ts)
+      const lazy = batch instanceof EventPartition ? batch : undefined;
+      const count = lazy ? lazy.length : batch.records.length;
+      const offsetAt = (i: number) => (lazy ? lazy.offsetAt(i) : batch.records[i]!.offset);
       const links: Link[] = [];
-      for (const record of batch.records) {
-        const context = extractSpanContext(record.headers);
+      for (let i = 0; i < count; i++) {
+        const context = extractSpanContext(lazy ? lazy.headersAt(i) : batch.records[i]!.headers);
         if (context)
-          links.push({ context, attributes: { [ATTR_MESSAGING_KAFKA_OFFSET]: record.offset } });
+          links.push({ context, attributes: { [ATTR_MESSAGING_KAFKA_OFFSET]: offsetAt(i) } });
       }
-      const first = batch.records[0];
-      const last = batch.records[batch.records.length - 1];
       const attributes: Attributes = {
         [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_KAFKA,
         [ATTR_MESSAGING_OPERATION_TYPE]: operation,
         [ATTR_MESSAGING_OPERATION_NAME]: operation,
         [ATTR_MESSAGING_DESTINATION_NAME]: batch.topic,
         [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(batch.partition),
-        ...batchCount(batch.records.length),
+        ...batchCount(count),
       };
       if (options.consumerGroup)
         attributes[ATTR_MESSAGING_CONSUMER_GROUP_NAME] = options.consumerGroup;
       if (options.functionName) attributes[ATTR_PIPELINE_FUNCTION] = options.functionName;
-      if (first) attributes[ATTR_PIPELINE_FIRST_OFFSET] = first.offset;
-      if (last) attributes[ATTR_PIPELINE_LAST_OFFSET] = last.offset;
-      if (first && batch.records.length === 1) {
-        attributes[ATTR_MESSAGING_KAFKA_OFFSET] = first.offset;
-        if (first.key) attributes[ATTR_MESSAGING_KAFKA_MESSAGE_KEY] = first.key.toString('utf8');
+      if (count > 0) {
+        attributes[ATTR_PIPELINE_FIRST_OFFSET] = offsetAt(0);
+        attributes[ATTR_PIPELINE_LAST_OFFSET] = offsetAt(count - 1);
+      }
+      if (count === 1) {
+        attributes[ATTR_MESSAGING_KAFKA_OFFSET] = offsetAt(0);
+        const key = (lazy ? lazy.recordAt(0) : batch.records[0]!).key;
+        if (key) attributes[ATTR_MESSAGING_KAFKA_MESSAGE_KEY] = key.toString('utf8');
       }
       // a new trace: a batch has many parents, so each is a link (messaging semconv)
       const span = tracer.startSpan(

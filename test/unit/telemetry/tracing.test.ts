@@ -8,7 +8,12 @@ import { readPipelineConfig } from '../../../src/lib/config.ts';
 import type { DeliveryKafka, PartitionWriter } from '../../../src/lib/delivery/processBatch.ts';
 import { createProcessOrdersHandler } from '../../../src/lib/delivery/processOrders.ts';
 import { RetriableError } from '../../../src/lib/errors.ts';
-import { decodeKafkaEvent } from '../../../src/lib/events/decode.ts';
+import {
+  decodeKafkaEvent,
+  EventPartition,
+  readKafkaEvent,
+} from '../../../src/lib/events/decode.ts';
+import type { PartitionBatch } from '../../../src/lib/events/types.ts';
 import type { CommittedCheckpoint, OutboundMessage } from '../../../src/lib/kafka/types.ts';
 import { extractContext, injectContext } from '../../../src/lib/telemetry/propagation.ts';
 import { deliveryTelemetry, producerSpan } from '../../../src/lib/telemetry/spans.ts';
@@ -231,6 +236,55 @@ describe('deliveryTelemetry', () => {
     expect(send?.name).toBe(`send ${config.topics.processed}`);
     expect(send?.attributes['messaging.destination.name']).toBe(config.topics.processed);
     expect(send?.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('reads an event partition for offsets and headers only: same spans, records left undecoded', async () => {
+    // Prepare: the same event read lazily (as processOrders does) and decoded in full
+    const event = mskEvent(specs());
+    const lazy = readKafkaEvent(event);
+    const eager = decodeKafkaEvent(event);
+    const telemetry = deliveryTelemetry({ tracing, consumerGroup: 'g' });
+    let decodedAll = 0;
+    let decodedOne = 0;
+    for (const p of lazy) {
+      const records = Object.getOwnPropertyDescriptor(EventPartition.prototype, 'records')!;
+      const recordAt = p.recordAt.bind(p);
+      Object.defineProperty(p, 'records', {
+        get: () => {
+          decodedAll++;
+          return records.get!.call(p);
+        },
+      });
+      p.recordAt = (i) => {
+        decodedOne++;
+        return recordAt(i);
+      };
+    }
+
+    // Act
+    const summary = async (batches: PartitionBatch[]) => {
+      exporter.reset();
+      for (const b of batches)
+        telemetry.startPartition(b).end({ ok: 1, deadLettered: 0, skipped: 0 });
+      await tracing.flush();
+      return exporter
+        .getFinishedSpans()
+        .filter((s) => s.kind === SpanKind.CONSUMER)
+        .map((s) => ({
+          attributes: s.attributes,
+          links: s.links.map((l) => [l.context.traceId, l.context.spanId, l.attributes]),
+        }));
+    };
+    const fromLazy = await summary(lazy);
+    const fromEager = await summary(eager);
+
+    // Assess: two traced records linked in partition 0; the one-record partition named by its key
+    expect(fromLazy).toEqual(fromEager);
+    expect(fromLazy.map((s) => s.links.length)).toEqual([2, 1]);
+    expect(fromLazy[1]!.attributes['messaging.kafka.message.key']).toBe('o-4');
+    expect(decodedAll).toBe(0);
+    // only the one-record partition's record, for its key
+    expect(decodedOne).toBe(1);
   });
 
   it('keeps secrets out of the status message', async () => {
