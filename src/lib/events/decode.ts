@@ -14,6 +14,9 @@ import {
   NO_OFFSET,
   type PartitionHint,
   rawText,
+  recordOffset,
+  recordPartition,
+  recordTopic,
 } from './decodeRecord.ts';
 import { readKafkaRecord } from './eventRecord.ts';
 import type { DecodedRecord, HeaderMap, KafkaEvent, PartitionBatch } from './types.ts';
@@ -65,10 +68,7 @@ export const parsePartitionKey = (
 };
 
 /** The offset {@link decodeKafkaRecord} reads from a record, without decoding it. */
-const offsetOf = (raw: unknown): number =>
-  isRecordObject(raw) && Number.isSafeInteger(raw.offset) && (raw.offset as number) >= 0
-    ? (raw.offset as number)
-    : NO_OFFSET;
+const offsetOf = (raw: unknown): number => (isRecordObject(raw) ? recordOffset(raw) : NO_OFFSET);
 
 const kindOf = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
@@ -189,16 +189,8 @@ export const readKafkaEvent = (event: unknown, options: DecodeOptions = {}): Eve
     const parsed = parsePartitionKey(partitionKey);
     const first: unknown = Array.isArray(entries) ? entries[0] : undefined;
     // The record's own fields are preferred; the key is the fallback (and the identity).
-    const topic =
-      isRecordObject(first) && typeof first.topic === 'string' && first.topic !== ''
-        ? first.topic
-        : (parsed?.topic ?? partitionKey);
-    const partition =
-      isRecordObject(first) &&
-      Number.isSafeInteger(first.partition) &&
-      (first.partition as number) >= 0
-        ? (first.partition as number)
-        : (parsed?.partition ?? -1);
+    const topic = recordTopic(isRecordObject(first) ? first : {}, parsed?.topic ?? partitionKey);
+    const partition = recordPartition(isRecordObject(first) ? first : {}, parsed?.partition ?? -1);
     const hint: PartitionHint = { partitionKey, topic, partition };
 
     if (!Array.isArray(entries)) {

@@ -38,10 +38,39 @@ export interface PartitionHint {
 }
 
 export const NO_OFFSET = -1;
-export const NO_TIMESTAMP = -1;
+const NO_TIMESTAMP = -1;
 // The largest time a Date holds (±100,000,000 days): a timestamp beyond it is no time
 // at all, and a dead letter's `x-dlq-*` times could not be written from it.
-export const MAX_DATE_MS = 8.64e15;
+const MAX_DATE_MS = 8.64e15;
+
+// A record's own fields, read as every decoder reads them: the field when it is well
+// formed, else the fallback (the partition's hint, or a value meaning "none").
+
+/** The record's topic: a non-empty string, else `fallback`. */
+export const recordTopic = (raw: Record<string, unknown>, fallback: string): string =>
+  typeof raw.topic === 'string' && raw.topic !== '' ? raw.topic : fallback;
+
+/** The record's partition: a non-negative safe integer, else `fallback`. */
+export const recordPartition = (raw: Record<string, unknown>, fallback: number): number =>
+  Number.isSafeInteger(raw.partition) && (raw.partition as number) >= 0
+    ? (raw.partition as number)
+    : fallback;
+
+/** The record's offset: a non-negative safe integer, else {@link NO_OFFSET}. */
+export const recordOffset = (raw: Record<string, unknown>): number =>
+  Number.isSafeInteger(raw.offset) && (raw.offset as number) >= 0
+    ? (raw.offset as number)
+    : NO_OFFSET;
+
+/** The record's timestamp: a number a `Date` can hold, else {@link NO_TIMESTAMP}. */
+export const recordTimestamp = (raw: Record<string, unknown>): number =>
+  typeof raw.timestamp === 'number' && Math.abs(raw.timestamp) <= MAX_DATE_MS
+    ? raw.timestamp
+    : NO_TIMESTAMP;
+
+/** The record's timestamp type: a string, else `NO_TIMESTAMP_TYPE`. */
+export const recordTimestampType = (raw: Record<string, unknown>): string =>
+  typeof raw.timestampType === 'string' ? raw.timestampType : 'NO_TIMESTAMP_TYPE';
 
 /** Text form of a field that is not a base64 string, so nothing received is lost. */
 export const rawText = (value: unknown): string => {
@@ -177,21 +206,11 @@ export const decodeKafkaRecord = (
     };
   }
 
-  const topic = typeof raw.topic === 'string' && raw.topic !== '' ? raw.topic : hint.topic;
-  const partition =
-    Number.isSafeInteger(raw.partition) && (raw.partition as number) >= 0
-      ? (raw.partition as number)
-      : hint.partition;
-  const offset =
-    Number.isSafeInteger(raw.offset) && (raw.offset as number) >= 0
-      ? (raw.offset as number)
-      : NO_OFFSET;
-  const timestamp =
-    typeof raw.timestamp === 'number' && Math.abs(raw.timestamp) <= MAX_DATE_MS
-      ? raw.timestamp
-      : NO_TIMESTAMP;
-  const timestampType =
-    typeof raw.timestampType === 'string' ? raw.timestampType : 'NO_TIMESTAMP_TYPE';
+  const topic = recordTopic(raw, hint.topic);
+  const partition = recordPartition(raw, hint.partition);
+  const offset = recordOffset(raw);
+  const timestamp = recordTimestamp(raw);
+  const timestampType = recordTimestampType(raw);
 
   let problems: string | undefined;
 

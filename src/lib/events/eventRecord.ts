@@ -15,11 +15,13 @@ import {
   decodeHeaders,
   decodeKafkaRecord,
   isRecordObject,
-  MAX_DATE_MS,
-  NO_OFFSET,
-  NO_TIMESTAMP,
   nameBytes,
   type PartitionHint,
+  recordOffset,
+  recordPartition,
+  recordTimestamp,
+  recordTimestampType,
+  recordTopic,
   schemaMetadata,
 } from './decodeRecord.ts';
 import type { DecodedRecord, HeaderMap, SchemaMetadata } from './types.ts';
@@ -250,17 +252,11 @@ export const readKafkaRecord = (
   }
 
   const record = new EventRecord(
-    typeof raw.topic === 'string' && raw.topic !== '' ? raw.topic : hint.topic,
-    Number.isSafeInteger(raw.partition) && (raw.partition as number) >= 0
-      ? (raw.partition as number)
-      : hint.partition,
-    Number.isSafeInteger(raw.offset) && (raw.offset as number) >= 0
-      ? (raw.offset as number)
-      : NO_OFFSET,
-    typeof raw.timestamp === 'number' && Math.abs(raw.timestamp) <= MAX_DATE_MS
-      ? raw.timestamp
-      : NO_TIMESTAMP,
-    typeof raw.timestampType === 'string' ? raw.timestampType : 'NO_TIMESTAMP_TYPE',
+    recordTopic(raw, hint.topic),
+    recordPartition(raw, hint.partition),
+    recordOffset(raw),
+    recordTimestamp(raw),
+    recordTimestampType(raw),
     value,
     value === null ? null : (rawValue as string),
     rawKey === undefined || rawKey === null ? null : (rawKey as string),
