@@ -23,7 +23,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
-import { orderResultFor } from '../src/lib/delivery/processOrders.ts';
+import { orderResultInto } from '../src/lib/delivery/processOrders.ts';
+import { ResultBytes } from '../src/lib/delivery/resultBytes.ts';
 import { decodeKafkaEvent } from '../src/lib/events/decode.ts';
 import { evaluateOrder } from '../src/lib/orders/rules.ts';
 import { parseOrder } from '../src/lib/orders/schema.ts';
@@ -281,10 +282,11 @@ export const measureStages = async (options: { quick: boolean }) => {
       eachRecord((r) => {
         sink += evaluateOrder(parseOrder(r.value!), { now }).itemCount;
       }),
-    '6 + result JSON and headers (orderResultFor, one Date per record)': () =>
-      eachRecord((r) => {
-        sink += orderResultFor(r, { processedTopic, now: new Date() }).topic.length;
-      }),
+    '6 + result bytes and headers (orderResultInto, one Date per record)': () => {
+      const results = new ResultBytes();
+      eachRecord((r) => orderResultInto(r, { processedTopic, now: new Date() }, results));
+      sink += results.length;
+    },
     '7 full handler (processBatch, in-memory sink)': work.figure,
   };
   const samples = await interleave(stages, { runs: options.quick ? 5 : 11, warmup: 2 });

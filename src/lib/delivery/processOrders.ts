@@ -13,7 +13,6 @@ import { prepareResultFormats, type ResultFormats, resultValue } from '../format
 import { beforeDeadline, type OutboundMessage } from '../kafka/index.ts';
 import {
   evaluateOrder,
-  type OrderResult,
   type OrderStatus,
   orderResultJson,
   parseOrder,
@@ -47,58 +46,36 @@ export interface OrderOutcomeDetail {
   reasonCode?: ReasonCode;
 }
 
-/**
- * The pure part of processOrders for one record: decode the order, apply the
- * rules, build the result message. Throws a poison error for a bad record.
- */
-export const orderResultFor = (
-  record: DecodedRecord,
-  options: { processedTopic: string; now: Date },
-): OutboundMessage => evaluateOrderRecord(record, options).message;
+/** What writing a record's result needs besides the record. */
+interface OrderResultOptions {
+  processedTopic: string;
+  now: Date;
+  resultFormats?: ResultFormats;
+  writerSchemas?: WriterSchemas | undefined;
+}
 
-/** {@link orderResultFor}, with the result it wrote (status, reason). */
-export const evaluateOrderRecord = (
+/**
+ * The pure part of processOrders for one record: decode the order, apply the rules,
+ * write the result's key, value and carried headers into `results` (what the handler
+ * does per record). Throws a poison error for a bad record.
+ *
+ * @example
+ * const results = new ResultBytes();
+ * orderResultInto(record, { processedTopic: 'orders.processed', now: new Date() }, results);
+ * results.message(0); // the result message
+ */
+export const orderResultInto = (
   record: DecodedRecord,
-  options: {
-    processedTopic: string;
-    now: Date;
-    resultFormats?: ResultFormats;
-    writerSchemas?: WriterSchemas | undefined;
-  },
-): { message: OutboundMessage; result: OrderResult } => {
-  if (record.value === null) throw new PoisonRecordError('VALUE_NULL', 'record value is null');
-  // plain UTF-8 JSON unless the record's valueSchemaMetadata names a registry format
-  const metadata = record.valueSchemaMetadata;
-  const writer = options.writerSchemas?.decoderFor(metadata, record.value);
-  const order = parseOrderRecordValue(record.value, metadata, undefined, writer);
-  // evaluateOrder copies topic, partition and offset from the record: no object in between.
-  const result = evaluateOrder(order, { now: options.now, source: record });
-  const headers: Record<string, Buffer[]> = {};
-  for (const name of CARRIED_HEADERS) {
-    const v = record.headers.get(name);
-    if (v) headers[name] = v;
-  }
-  return {
-    message: {
-      topic: options.processedTopic,
-      key: order.orderId,
-      // JSON, or the order's registry format when a result schema version is configured
-      value: resultValue(result, record.valueSchemaMetadata, options.resultFormats),
-      headers,
-    },
-    result,
-  };
+  options: OrderResultOptions,
+  results: ResultBytes,
+): void => {
+  writeOrderResult(record, options, results, false);
 };
 
 /** A record's result written as bytes: key, JSON value and carried headers into `results`. */
 const writeOrderResult = (
   record: DecodedRecord,
-  options: {
-    processedTopic: string;
-    now: Date;
-    resultFormats?: ResultFormats;
-    writerSchemas?: WriterSchemas | undefined;
-  },
+  options: OrderResultOptions,
   results: ResultBytes,
   keepDetail: boolean,
 ): OrderOutcomeDetail | undefined => {
