@@ -15,20 +15,12 @@ import { PoisonRecordError, RetriableError } from '../../../src/lib/errors.ts';
 import { readKafkaEvent } from '../../../src/lib/events/decode.ts';
 import type { DecodedRecord } from '../../../src/lib/events/types.ts';
 import { eventRecordFixture, mskEventFixture } from '../../support/fixtures.ts';
+import { decodedRecord } from './records.ts';
 
 const NOW = new Date('2026-01-01T00:00:00.000Z');
 
-const rec = (offset: number, value: string | null = `v${offset}`): DecodedRecord => ({
-  topic: 'orders',
-  partition: 0,
-  offset,
-  timestamp: 1_700_000_000_000,
-  timestampType: 'CREATE_TIME',
-  key: Buffer.from(`k${offset}`),
-  value: value === null ? null : Buffer.from(value),
-  headers: new Map([['traceparent', [Buffer.from('00-abc')]]]),
-  rawValue: value === null ? null : Buffer.from(value).toString('base64'),
-});
+const rec = (offset: number, value: string | null = `v${offset}`): DecodedRecord =>
+  decodedRecord(0, offset, value);
 
 /** Results as bytes for `ok…` values, a poison or retriable error for the others. */
 const options = (overrides: Partial<PlanOptions<string>> = {}): PlanOptions<string> => ({

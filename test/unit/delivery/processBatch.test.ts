@@ -14,13 +14,14 @@ import {
   type RecordOutcome,
 } from '../../../src/lib/delivery/processBatch.ts';
 import { PoisonRecordError, RetriableError } from '../../../src/lib/errors.ts';
-import type { DecodedRecord, PartitionBatch } from '../../../src/lib/events/types.ts';
+import type { PartitionBatch } from '../../../src/lib/events/types.ts';
 import { beforeDeadline } from '../../../src/lib/kafka/deadline.ts';
 import type {
   CommittedCheckpoint,
   OutboundMessage,
   TransactionalCheckpoint,
 } from '../../../src/lib/kafka/types.ts';
+import { decodedRecord } from './records.ts';
 
 /** An in-memory stand-in for the transactional writer: commits are lists, failures are injected. */
 class MemoryKafka implements DeliveryKafka {
@@ -87,21 +88,7 @@ class MemoryKafka implements DeliveryKafka {
   }
 }
 
-const rec = (
-  partition: number,
-  offset: number,
-  value: string | null = `v${offset}`,
-): DecodedRecord => ({
-  topic: 'orders',
-  partition,
-  offset,
-  timestamp: 1_700_000_000_000,
-  timestampType: 'CREATE_TIME',
-  key: Buffer.from(`k${offset}`),
-  value: value === null ? null : Buffer.from(value),
-  headers: new Map([['traceparent', [Buffer.from('00-abc')]]]),
-  rawValue: value === null ? null : Buffer.from(value).toString('base64'),
-});
+const rec = decodedRecord;
 
 const batch = (
   partition: number,

@@ -6,10 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
-import type { DeliveryKafka } from '../../../src/lib/delivery/processBatch.ts';
 import { createProcessOrdersHandler } from '../../../src/lib/delivery/processOrders.ts';
 import { ResultBytes } from '../../../src/lib/delivery/resultBytes.ts';
-import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
 import { evaluateOrder, type OrderInput, parseOrder } from '../../../src/lib/orders/index.ts';
 import {
   eventRecordFixture,
@@ -18,6 +16,7 @@ import {
   overLimitOrderFixture,
   traceparentFixture,
 } from '../../support/fixtures.ts';
+import { MemoryKafka } from './memoryKafka.ts';
 
 const textArb = fc.string({ unit: 'binary', maxLength: 300 });
 const resultArb = fc.record({
@@ -131,25 +130,6 @@ describe('ResultBytes', () => {
   });
 });
 
-/** A DeliveryKafka that keeps what each transaction wrote. */
-const memoryKafka = () => {
-  const written: OutboundMessage[] = [];
-  const kafka: DeliveryKafka = {
-    transactionalProducer: () => ({
-      producer: {
-        usable: true,
-        init: async () => {},
-        write: async (messages) => {
-          written.push(...messages);
-        },
-      },
-      fresh: true,
-    }),
-    committedCheckpoints: async () => new Map(),
-  };
-  return { kafka, written };
-};
-
 describe('processOrders results as bytes', () => {
   it('are JSON.stringify of the rules’ result, key the order id, trace headers carried', async () => {
     const now = new Date('2026-11-25T12:00:00.000Z');
@@ -181,7 +161,7 @@ describe('processOrders results as bytes', () => {
               }),
             ),
           );
-          const { kafka, written } = memoryKafka();
+          const kafka = new MemoryKafka();
           const details: unknown[] = [];
           const handler = createProcessOrdersHandler({
             config,
@@ -199,7 +179,7 @@ describe('processOrders results as bytes', () => {
           await handler(event);
 
           // Assess
-          const results = written.filter((m) => m.topic === config.topics.processed);
+          const results = kafka.messages.filter((m) => m.topic === config.topics.processed);
           expect(results).toHaveLength(orders.length);
           results.forEach((m, offset) => {
             const expected = evaluateOrder(parseOrder(JSON.stringify(orders[offset])), {

@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
-import type { DeliveryKafka, PartitionWriter } from '../../../src/lib/delivery/processBatch.ts';
 import { createProcessOrdersHandler } from '../../../src/lib/delivery/processOrders.ts';
 import { PoisonRecordError } from '../../../src/lib/errors.ts';
 import {
@@ -14,11 +13,11 @@ import {
   type OrderCodecs,
   parseOrderRecordValue,
 } from '../../../src/lib/formats/index.ts';
-import type { CommittedCheckpoint, OutboundMessage } from '../../../src/lib/kafka/types.ts';
 import { type Order, orderSchema, parseOrder } from '../../../src/lib/orders/schema.ts';
 import { orderFixture } from '../../support/fixtures.ts';
 import { mskEvent } from '../../support/mskEvent.ts';
 import { registryValue, withValueSchemaMetadata } from '../../support/registryRecords.ts';
+import { MemoryKafka } from '../delivery/memoryKafka.ts';
 
 const run = promisify(execFile);
 
@@ -179,30 +178,6 @@ describe('parseOrderRecordValue: bad registry records are poison with a stable c
     expect(error.message).toContain('currency');
   });
 });
-
-/** The transactional writer in memory: every committed transaction is a list of messages. */
-class MemoryKafka implements DeliveryKafka {
-  committed: OutboundMessage[][] = [];
-
-  transactionalProducer(_id: string) {
-    const producer: PartitionWriter = {
-      usable: true,
-      init: async () => {},
-      write: async (messages) => {
-        this.committed.push(messages);
-      },
-    };
-    return { producer, fresh: true };
-  }
-
-  async committedCheckpoints() {
-    return new Map<number, CommittedCheckpoint>();
-  }
-
-  get messages() {
-    return this.committed.flat();
-  }
-}
 
 describe('processOrders with a mixed batch', () => {
   it('processes every format in both forms beside plain JSON, and dead-letters the undecodable one', async () => {

@@ -5,7 +5,6 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/ap
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { readPipelineConfig } from '../../../src/lib/config.ts';
-import type { DeliveryKafka, PartitionWriter } from '../../../src/lib/delivery/processBatch.ts';
 import { createProcessOrdersHandler } from '../../../src/lib/delivery/processOrders.ts';
 import { RetriableError } from '../../../src/lib/errors.ts';
 import {
@@ -14,7 +13,7 @@ import {
   readKafkaEvent,
 } from '../../../src/lib/events/decode.ts';
 import type { PartitionBatch } from '../../../src/lib/events/types.ts';
-import type { CommittedCheckpoint, OutboundMessage } from '../../../src/lib/kafka/types.ts';
+import type { OutboundMessage } from '../../../src/lib/kafka/types.ts';
 import { extractContext, injectContext } from '../../../src/lib/telemetry/propagation.ts';
 import { deliveryTelemetry, producerSpan } from '../../../src/lib/telemetry/spans.ts';
 import { parseTraceparent } from '../../../src/lib/telemetry/traceparent.ts';
@@ -28,34 +27,9 @@ import {
 import { withTelemetry } from '../../../src/lib/telemetry/withTelemetry.ts';
 import { orderFixture, traceparentFixture } from '../../support/fixtures.ts';
 import { mskEvent, type RecordSpec } from '../../support/mskEvent.ts';
+import { MemoryKafka } from '../delivery/memoryKafka.ts';
 
 const run = promisify(execFile);
-
-/** The transactional writer in memory: every committed transaction is a list of messages. */
-class MemoryKafka implements DeliveryKafka {
-  committed: OutboundMessage[][] = [];
-  failWrites = false;
-
-  transactionalProducer(_id: string) {
-    const producer: PartitionWriter = {
-      usable: true,
-      init: async () => {},
-      write: async (messages) => {
-        if (this.failWrites) throw new RetriableError('BROKER_UNAVAILABLE', 'injected');
-        this.committed.push(messages);
-      },
-    };
-    return { producer, fresh: true };
-  }
-
-  async committedCheckpoints() {
-    return new Map<number, CommittedCheckpoint>();
-  }
-
-  get messages() {
-    return this.committed.flat();
-  }
-}
 
 const order = (i: number) => Buffer.from(JSON.stringify(orderFixture(i)));
 const config = readPipelineConfig({});
