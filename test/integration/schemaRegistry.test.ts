@@ -17,7 +17,6 @@ import {
   unframeGlue,
 } from '../../src/lib/formats/index.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
-import { orderSchema } from '../../src/lib/orders/schema.ts';
 import {
   applySchemaRegistry,
   type SchemaRegistryFailureReason,
@@ -33,6 +32,7 @@ import { orderFixture } from '../support/fixtures.ts';
 import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
 import { kcatRead } from '../support/kcat.ts';
 import { readBack } from '../support/readBack.ts';
+import { fixtureOrder, glueFramedOrder } from '../support/registryRecords.ts';
 import { awsEndpoint, kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
 
 const READ = { groupId: 'schema-registry-test' };
@@ -82,13 +82,8 @@ interface Planned {
     | { mappingFailure: SchemaRegistryFailureReason };
 }
 
-const order = (i: number) => orderSchema.parse(orderFixture(i));
-const glueFramed = (format: DataFormat, i: number) =>
-  frameForGlue(
-    format,
-    encodeInFormat(format, 'order', order(i), codecs),
-    registry.versions.order[format].schemaVersionId,
-  );
+const order = fixtureOrder;
+const glueFramed = (format: DataFormat, i: number) => glueFramedOrder(format, i, registry, codecs);
 
 const plan = (form: EventRecordFormat): Planned[] => [
   { key: 'avro', value: glueFramed('AVRO', 0), expect: { result: 'ord-000000' } },

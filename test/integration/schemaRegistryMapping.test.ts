@@ -16,7 +16,6 @@ import {
 } from '../../src/lib/formats/index.ts';
 import { createProduceOrdersHandler } from '../../src/lib/intake/produceOrders.ts';
 import { KafkaClient } from '../../src/lib/kafka/client.ts';
-import { orderSchema } from '../../src/lib/orders/schema.ts';
 import {
   type LocalMappingEvent,
   type LocalMappingHandle,
@@ -32,6 +31,7 @@ import {
 import { orderFixture } from '../support/fixtures.ts';
 import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
 import { kcatRead } from '../support/kcat.ts';
+import { fixtureOrder, glueFramedOrder } from '../support/registryRecords.ts';
 import { awsEndpoint, kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
 
 // The local event-source mapping with SchemaRegistryConfig set as serverless.yml sets it
@@ -76,13 +76,8 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
 });
 
-const order = (i: number) => orderSchema.parse(orderFixture(i));
-const framed = (format: DataFormat, i: number) =>
-  frameForGlue(
-    format,
-    encodeInFormat(format, 'order', order(i), codecs),
-    registry.versions.order[format].schemaVersionId,
-  );
+const order = fixtureOrder;
+const framed = (format: DataFormat, i: number) => glueFramedOrder(format, i, registry, codecs);
 
 describe.each(['SOURCE', 'JSON'] as const)(
   'the local mapping with a Glue SchemaRegistryConfig, EventRecordFormat %s',

@@ -3,9 +3,12 @@ import {
   type DataFormat,
   type EventRecordFormat,
   encodeInFormat,
+  frameForGlue,
   type OrderCodecs,
 } from '../../src/lib/formats/index.ts';
-import type { Order } from '../../src/lib/orders/schema.ts';
+import { type Order, orderSchema } from '../../src/lib/orders/schema.ts';
+import type { OrderRegistry } from '../../src/local/schemaRegistry/glue.ts';
+import { orderFixture } from './fixtures.ts';
 
 export const GLUE_SCHEMA_ID = '5f7e9c2a-3b1d-4e8f-9a6c-0d2b4f6e8a10';
 
@@ -50,3 +53,22 @@ export const withValueSchemaMetadata = (
   record.valueSchemaMetadata = metadata;
   return event;
 };
+
+/** `orderFixture(i)` as the schema parses it: prices in minor units, as codecs encode orders. */
+export const fixtureOrder = (i: number): Order => orderSchema.parse(orderFixture(i));
+
+/**
+ * `fixtureOrder(i)` in `format`, framed with the registry's version of the order schema:
+ * the bytes a Glue serialiser writes to the orders topic.
+ */
+export const glueFramedOrder = (
+  format: DataFormat,
+  i: number,
+  registry: OrderRegistry,
+  codecs: OrderCodecs,
+): Buffer =>
+  frameForGlue(
+    format,
+    encodeInFormat(format, 'order', fixtureOrder(i), codecs),
+    registry.versions.order[format].schemaVersionId,
+  );
