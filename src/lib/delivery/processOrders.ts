@@ -14,7 +14,6 @@ import { beforeDeadline, type OutboundMessage } from '../kafka/index.ts';
 import {
   evaluateOrder,
   type OrderStatus,
-  orderResultJson,
   parseOrder,
   type ReasonCode,
   scannedReason,
@@ -119,7 +118,7 @@ const writeOrderResult = (
     options.processedTopic,
     order.orderId,
     metadata === undefined
-      ? orderResultJson(result)
+      ? JSON.stringify(result)
       : resultValue(result, metadata, options.resultFormats),
   );
   carryHeaders(record, results);

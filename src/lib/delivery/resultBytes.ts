@@ -110,23 +110,12 @@ export class ResultBytes {
     const chunk = this.#reserve(3 * (key?.length ?? 0) + (text ? 3 : 1) * value.length);
     let at = this.#used;
     const keyStart = key === null ? -1 : at;
-    let keyEnd: number;
-    const written = key !== null && text ? chunk.write(key + value, at) : -1;
-    if (key !== null && written === key.length + (value as string).length) {
-      // ASCII (a byte per character): one write for both, as a call into the encoder
-      // costs more than the bytes it copies; the key is its length
-      keyEnd = at + key.length;
-      at += written;
-    } else {
-      // written apart otherwise, as UTF-8 encodes them apart (a lone surrogate at the
-      // seam stays two replacement characters): what the joint write put is overwritten
-      if (key !== null) at += chunk.write(key, at);
-      keyEnd = at;
-      if (text) at += chunk.write(value, at);
-      else {
-        chunk.set(value, at);
-        at += value.length;
-      }
+    if (key !== null) at += chunk.write(key, at, 'utf8');
+    const keyEnd = at;
+    if (text) at += chunk.write(value, at, 'utf8');
+    else {
+      chunk.set(value, at);
+      at += value.length;
     }
     this.#record(topic, keyStart, keyEnd, at);
   }

@@ -31,7 +31,6 @@ export {
   evaluateOrder,
   orderLimits,
   orderReason,
-  orderResultJson,
   REASON_CODES,
 } from './rules.ts';
 export { scannedReason, scannedResultMaxBytes, writeScannedResult } from './scannedResult.ts';

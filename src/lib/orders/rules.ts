@@ -282,30 +282,3 @@ export const evaluateOrder = (order: Order, options: EvaluateOrderOptions = {}):
     result.source = { topic: source.topic, partition: source.partition, offset: source.offset };
   return result;
 };
-
-// The JSON text of the last source topic written: one `JSON.stringify` per partition.
-let sourceTopic = '';
-let sourceTopicJson = '""';
-
-/**
- * `JSON.stringify(result)` for a result of {@link evaluateOrder}, written as one string
- * instead of walked as an object: a third of the cost on the hot path. Its strings need
- * no escaping (identifiers match `ID_PATTERN`, the currency is a code, `processedAt` an
- * ISO time), except the source topic, which is escaped by `JSON.stringify`.
- * test/unit/orders/resultJson.property.test.ts holds it equal to `JSON.stringify`.
- *
- * @example
- * orderResultJson(evaluateOrder(order, { now, source })) === JSON.stringify(evaluateOrder(order, { now, source })); // true
- */
-export const orderResultJson = (result: OrderResult): string => {
-  let text = `{"orderId":"${result.orderId}","customerId":"${result.customerId}","currency":"${result.currency}","itemCount":${result.itemCount},"totalMinor":${result.totalMinor},"status":"${result.status}"`;
-  if (result.reasonCode !== undefined) text += `,"reasonCode":"${result.reasonCode}"`;
-  text += `,"processedAt":"${result.processedAt}"`;
-  const { source } = result;
-  if (source === undefined) return `${text}}`;
-  if (source.topic !== sourceTopic) {
-    sourceTopicJson = JSON.stringify(source.topic);
-    sourceTopic = source.topic;
-  }
-  return `${text},"source":{"topic":${sourceTopicJson},"partition":${source.partition},"offset":${source.offset}}}`;
-};
