@@ -4,8 +4,6 @@
  * id the registry holds for `order-avro`, and processOrders writes Avro results framed
  * with the id of `result-avro`, neither configured. kcat reads the framing back.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { GetSchemaVersionCommand, type GlueClient } from '@aws-sdk/client-glue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProcessOrdersHandler } from '../../src/lib/delivery/processOrders.ts';
@@ -32,12 +30,11 @@ import {
 } from '../../src/local/schemaRegistry/glue.ts';
 import { orderFixture } from '../support/fixtures.ts';
 import { createPipelineTopics, isolatedPipelineConfig } from '../support/isolated.ts';
+import { kcatReadValues } from '../support/kcat.ts';
 import { readBack } from '../support/readBack.ts';
 import { awsEndpoint, kafkaBrokers, uniqueName } from '../support/stackEnv.ts';
 
 const READ = { groupId: 'registry-ids-test' };
-
-const run = promisify(execFile);
 
 const clients: KafkaClient[] = [];
 const newClient = () => {
@@ -68,37 +65,6 @@ const env = (registryArn: string, own: NodeJS.ProcessEnv) => ({
   SCHEMA_REGISTRY_URI: registryArn,
   ...own,
 });
-
-/** Every value of a topic as raw bytes, read by kcat (read_committed): `%S` says each length. */
-const kcatValues = async (topic: string): Promise<Buffer[]> => {
-  const { stdout } = (await run(
-    'kcat',
-    [
-      '-b',
-      kafkaBrokers(),
-      '-C',
-      '-t',
-      topic,
-      '-o',
-      'beginning',
-      '-e',
-      '-q',
-      '-X',
-      'isolation.level=read_committed',
-      '-f',
-      '%S:%s',
-    ],
-    { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
-  )) as unknown as { stdout: Buffer };
-  const values: Buffer[] = [];
-  for (let at = 0; at < stdout.length; ) {
-    const colon = stdout.indexOf(0x3a, at);
-    const length = Number(stdout.subarray(at, colon).toString());
-    values.push(stdout.subarray(colon + 1, colon + 1 + length));
-    at = colon + 1 + length;
-  }
-  return values;
-};
 
 /** Every record of a topic as the broker holds it (all partitions). */
 const eventOf = (records: KafkaEventRecord[]): MSKEvent => {
@@ -166,13 +132,13 @@ describe('schema version ids from the Glue registry (moto), on the real broker',
 
     // Assess: the framing kcat sees carries the registry's ids
     expect(response.batchItemFailures).toEqual([]);
-    const orderValues = await kcatValues(config.topics.orders);
+    const orderValues = await kcatReadValues(config.topics.orders);
     expect(orderValues).toHaveLength(3);
     for (const value of orderValues)
       expect(unframeGlue(value)?.schemaVersionId).toBe(
         registry.versions.order.AVRO.schemaVersionId,
       );
-    const resultValues = await kcatValues(config.topics.processed);
+    const resultValues = await kcatReadValues(config.topics.processed);
     expect(resultValues).toHaveLength(3);
     const orderIds: string[] = [];
     for (const value of resultValues) {
@@ -237,9 +203,9 @@ describe('schema version ids from the Glue registry (moto), on the real broker',
     expect(delivered).toHaveLength(1);
     await expect(processed).rejects.toMatchObject({ code: 'CONFIGURATION' });
     await expect(processed).rejects.toThrow(/schema result-avro has no version/);
-    expect(await kcatValues(config.topics.orders)).toHaveLength(1);
-    expect(await kcatValues(config.topics.processed)).toEqual([]);
-    expect(await kcatValues(config.topics.dlq)).toEqual([]);
+    expect(await kcatReadValues(config.topics.orders)).toHaveLength(1);
+    expect(await kcatReadValues(config.topics.processed)).toEqual([]);
+    expect(await kcatReadValues(config.topics.dlq)).toEqual([]);
   });
 });
 

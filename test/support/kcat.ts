@@ -16,31 +16,39 @@ export interface KcatRecord {
   header: Record<string, string>;
 }
 
+type Isolation = 'read_committed' | 'read_uncommitted';
+
+/** kcat's arguments to read a whole topic, from the beginning to its end, in `format`. */
+const readArgs = (topic: string, isolation: Isolation, format: string[]): string[] => [
+  '-b',
+  kafkaBrokers(),
+  '-C',
+  '-t',
+  topic,
+  '-o',
+  'beginning',
+  '-e',
+  '-q',
+  ...format,
+  '-X',
+  `isolation.level=${isolation}`,
+];
+
 /**
  * Reads a whole topic with kcat from the beginning to its end,
  * `isolation.level=read_committed` unless told otherwise.
  */
 export const kcatRead = async (
   topic: string,
-  options: { isolation?: 'read_committed' | 'read_uncommitted' } = {},
+  options: { isolation?: Isolation } = {},
 ): Promise<KcatRecord[]> => {
   const { stdout } = await run(
     'kcat',
-    [
-      '-b',
-      kafkaBrokers(),
-      '-C',
-      '-t',
-      topic,
-      '-o',
-      'beginning',
-      '-e',
-      '-q',
-      '-J',
-      '-X',
-      `isolation.level=${options.isolation ?? 'read_committed'}`,
-    ],
-    { maxBuffer: 512 * 1024 * 1024, timeout: 60_000 },
+    readArgs(topic, options.isolation ?? 'read_committed', ['-J']),
+    {
+      maxBuffer: 512 * 1024 * 1024,
+      timeout: 60_000,
+    },
   );
   return stdout
     .split('\n')
@@ -67,6 +75,26 @@ export const kcatRead = async (
         header: Object.fromEntries(headers),
       };
     });
+};
+
+/**
+ * Every value of a topic as raw bytes (read_committed), for values that are not text
+ * (Avro, Protobuf): kcat prints each as `<length>:<bytes>` (`%S:%s`).
+ */
+export const kcatReadValues = async (topic: string): Promise<Buffer[]> => {
+  const { stdout } = (await run('kcat', readArgs(topic, 'read_committed', ['-f', '%S:%s']), {
+    encoding: 'buffer',
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 60_000,
+  })) as unknown as { stdout: Buffer };
+  const values: Buffer[] = [];
+  for (let at = 0; at < stdout.length; ) {
+    const colon = stdout.indexOf(0x3a, at);
+    const length = Number(stdout.subarray(at, colon).toString());
+    values.push(stdout.subarray(colon + 1, colon + 1 + length));
+    at = colon + 1 + length;
+  }
+  return values;
 };
 
 /** Writes one record with kcat (used to feed the pipeline from outside its code). */
